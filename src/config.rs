@@ -1,0 +1,518 @@
+//! The one configuration loader (SPEC §3).
+//!
+//! Everything is read and validated once per isolate, from a lookup function so the
+//! rules run natively under `cargo test`. Any invalid or missing value makes the whole
+//! configuration an error: protected routes then fail closed with a 500 instead of
+//! guessing (a typo in `AUTH_ISSUER` must not turn into "accept any issuer").
+
+use std::fmt;
+use url::Url;
+
+/// Signature algorithms this worker can verify with WebCrypto. `none` is absent by
+/// construction: there is no variant for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    EdDsa,
+    Es256,
+    Es512,
+    Rs256,
+    Ps256,
+    Hs256,
+}
+
+impl Algorithm {
+    pub const ASYMMETRIC: [Algorithm; 5] = [
+        Algorithm::EdDsa,
+        Algorithm::Es256,
+        Algorithm::Es512,
+        Algorithm::Rs256,
+        Algorithm::Ps256,
+    ];
+
+    /// The JOSE name (`alg` header value). Matching is exact and case-sensitive, as
+    /// RFC 7515 requires: `hs256` is not `HS256`.
+    pub fn from_jose(name: &str) -> Option<Algorithm> {
+        Some(match name {
+            "EdDSA" => Algorithm::EdDsa,
+            "ES256" => Algorithm::Es256,
+            "ES512" => Algorithm::Es512,
+            "RS256" => Algorithm::Rs256,
+            "PS256" => Algorithm::Ps256,
+            "HS256" => Algorithm::Hs256,
+            _ => return None,
+        })
+    }
+
+    pub fn jose_name(self) -> &'static str {
+        match self {
+            Algorithm::EdDsa => "EdDSA",
+            Algorithm::Es256 => "ES256",
+            Algorithm::Es512 => "ES512",
+            Algorithm::Rs256 => "RS256",
+            Algorithm::Ps256 => "PS256",
+            Algorithm::Hs256 => "HS256",
+        }
+    }
+}
+
+/// Smallest HS256 secret accepted: RFC 7518 §3.2 asks for a key at least as long as
+/// the hash output, and shorter shared secrets are brute-forceable offline.
+pub const MIN_HS256_SECRET_BYTES: usize = 32;
+pub const DEFAULT_CLOCK_SKEW_SECONDS: u32 = 30;
+pub const MAX_CLOCK_SKEW_SECONDS: u32 = 300;
+
+#[derive(Clone)]
+pub struct Config {
+    pub auth: AuthConfig,
+    pub database: DatabaseConfig,
+    /// Exact origins (`scheme://host[:port]`) allowed to call the API from a browser.
+    pub cors_allowed_origins: Vec<String>,
+}
+
+#[derive(Clone)]
+pub struct AuthConfig {
+    pub issuer: String,
+    pub audience: String,
+    pub jwks_url: Option<Url>,
+    /// HMAC key for HS256: the UTF-8 bytes of `AUTH_JWT_SECRET`.
+    pub hs256_secret: Option<Vec<u8>>,
+    pub algorithms: Vec<Algorithm>,
+    pub clock_skew_seconds: u32,
+}
+
+#[derive(Clone)]
+pub struct DatabaseConfig {
+    /// The full connection string; sent to Neon in a header, never logged.
+    pub connection_string: String,
+    pub sql_endpoint: Url,
+}
+
+// Hand-written so that `{:?}` of a config can never print a secret.
+impl fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("jwks_url", &self.jwks_url.as_ref().map(Url::as_str))
+            .field(
+                "hs256_secret",
+                &self.hs256_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("algorithms", &self.algorithms)
+            .field("clock_skew_seconds", &self.clock_skew_seconds)
+            .finish()
+    }
+}
+
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("connection_string", &"<redacted>")
+            .field("sql_endpoint", &self.sql_endpoint.as_str())
+            .finish()
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("auth", &self.auth)
+            .field("database", &self.database)
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .finish()
+    }
+}
+
+/// Why the configuration was refused. `reason` never quotes a secret's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            variable,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads every variable through `lookup` (a var or a secret, by name). Empty or
+    /// whitespace-only values count as unset.
+    pub fn load(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let required = |name: &'static str| {
+            get(name).ok_or_else(|| ConfigError::new(name, "required but not set"))
+        };
+
+        let issuer = required("AUTH_ISSUER")?;
+        let audience = required("AUTH_AUDIENCE")?;
+        let jwks_url = get("AUTH_JWKS_URL")
+            .map(|v| parse_http_url("AUTH_JWKS_URL", &v))
+            .transpose()?;
+        // The secret is used byte-for-byte: trimming it would silently change the key.
+        let hs256_secret = lookup("AUTH_JWT_SECRET")
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                if s.len() < MIN_HS256_SECRET_BYTES {
+                    Err(ConfigError::new(
+                        "AUTH_JWT_SECRET",
+                        format!("must be at least {MIN_HS256_SECRET_BYTES} bytes"),
+                    ))
+                } else {
+                    Ok(s.into_bytes())
+                }
+            })
+            .transpose()?;
+        if jwks_url.is_none() && hs256_secret.is_none() {
+            return Err(ConfigError::new(
+                "AUTH_JWKS_URL",
+                "set AUTH_JWKS_URL and/or AUTH_JWT_SECRET: no key source is configured",
+            ));
+        }
+        let algorithms = parse_algorithms(
+            get("AUTH_ALGORITHMS").as_deref(),
+            jwks_url.is_some(),
+            hs256_secret.is_some(),
+        )?;
+        let clock_skew_seconds = match get("AUTH_CLOCK_SKEW_SECONDS") {
+            None => DEFAULT_CLOCK_SKEW_SECONDS,
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|s| *s <= MAX_CLOCK_SKEW_SECONDS)
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "AUTH_CLOCK_SKEW_SECONDS",
+                        format!("must be an integer from 0 to {MAX_CLOCK_SKEW_SECONDS}"),
+                    )
+                })?,
+        };
+
+        let connection_string = required("DATABASE_URL")?;
+        let sql_endpoint = match get("NEON_SQL_ENDPOINT") {
+            Some(v) => parse_http_url("NEON_SQL_ENDPOINT", &v)?,
+            None => derive_sql_endpoint(&connection_string)?,
+        };
+        // Validated even when the endpoint is given, so a broken secret shows up at
+        // start-up rather than as a confusing database error later.
+        parse_connection_string(&connection_string)?;
+
+        let cors_allowed_origins = match get("CORS_ALLOWED_ORIGINS") {
+            None => Vec::new(),
+            Some(v) => parse_origins(&v)?,
+        };
+
+        Ok(Config {
+            auth: AuthConfig {
+                issuer,
+                audience,
+                jwks_url,
+                hs256_secret,
+                algorithms,
+                clock_skew_seconds,
+            },
+            database: DatabaseConfig {
+                connection_string,
+                sql_endpoint,
+            },
+            cors_allowed_origins,
+        })
+    }
+}
+
+fn parse_http_url(variable: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value).map_err(|_| ConfigError::new(variable, "not a valid URL"))?;
+    match url.scheme() {
+        "https" | "http" if url.host().is_some() => Ok(url),
+        _ => Err(ConfigError::new(
+            variable,
+            "must be an http(s) URL with a host",
+        )),
+    }
+}
+
+/// With no explicit list, every algorithm whose key source is configured is allowed.
+/// An explicit list may only name algorithms that can actually be verified: HS256
+/// without a secret, or an asymmetric algorithm without a JWKS, is a configuration
+/// mistake and fails closed instead of being silently dropped.
+fn parse_algorithms(
+    value: Option<&str>,
+    has_jwks: bool,
+    has_secret: bool,
+) -> Result<Vec<Algorithm>, ConfigError> {
+    const VAR: &str = "AUTH_ALGORITHMS";
+    let Some(value) = value else {
+        let mut algs = Vec::new();
+        if has_jwks {
+            algs.extend(Algorithm::ASYMMETRIC);
+        }
+        if has_secret {
+            algs.push(Algorithm::Hs256);
+        }
+        return Ok(algs);
+    };
+    let mut algs = Vec::new();
+    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let alg = Algorithm::from_jose(name)
+            .ok_or_else(|| ConfigError::new(VAR, format!("unsupported algorithm {name:?}")))?;
+        if alg == Algorithm::Hs256 && !has_secret {
+            return Err(ConfigError::new(VAR, "HS256 needs AUTH_JWT_SECRET"));
+        }
+        if alg != Algorithm::Hs256 && !has_jwks {
+            return Err(ConfigError::new(VAR, format!("{name} needs AUTH_JWKS_URL")));
+        }
+        if !algs.contains(&alg) {
+            algs.push(alg);
+        }
+    }
+    if algs.is_empty() {
+        return Err(ConfigError::new(VAR, "lists no algorithm"));
+    }
+    Ok(algs)
+}
+
+/// Accepts what Neon's driver accepts: a `postgres:` or `postgresql:` URL with a user,
+/// a host and a database.
+fn parse_connection_string(value: &str) -> Result<Url, ConfigError> {
+    const VAR: &str = "DATABASE_URL";
+    // Never echo the value: it holds the database password.
+    let url = Url::parse(value).map_err(|_| ConfigError::new(VAR, "not a valid URL"))?;
+    if !matches!(url.scheme(), "postgres" | "postgresql") {
+        return Err(ConfigError::new(
+            VAR,
+            "scheme must be postgres: or postgresql:",
+        ));
+    }
+    let host = url.host_str().unwrap_or("");
+    if url.username().is_empty() || host.is_empty() || url.path().len() <= 1 {
+        return Err(ConfigError::new(VAR, "needs a user, a host and a database"));
+    }
+    Ok(url)
+}
+
+/// The SQL-over-HTTP endpoint, derived as Neon's own driver does: the first DNS label
+/// of the host becomes `api` (`ep-x-123.eu-central-1.aws.neon.tech` →
+/// `https://api.eu-central-1.aws.neon.tech/sql`); the port is ignored.
+pub fn derive_sql_endpoint(connection_string: &str) -> Result<Url, ConfigError> {
+    let url = parse_connection_string(connection_string)?;
+    let host = url.host_str().unwrap_or("");
+    let derived = match host.split_once('.') {
+        Some((_, rest)) => format!("api.{rest}"),
+        None => host.to_string(),
+    };
+    Url::parse(&format!("https://{derived}/sql"))
+        .map_err(|_| ConfigError::new("DATABASE_URL", "host cannot form an endpoint URL"))
+}
+
+fn parse_origins(value: &str) -> Result<Vec<String>, ConfigError> {
+    const VAR: &str = "CORS_ALLOWED_ORIGINS";
+    let mut origins = Vec::new();
+    for raw in value.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let url = Url::parse(raw)
+            .map_err(|_| ConfigError::new(VAR, format!("{raw:?} is not an origin")))?;
+        let origin = url.origin().ascii_serialization();
+        // An origin has no path, query or trailing slash; comparing against anything
+        // else would never match a browser's `Origin` header.
+        if origin == "null" || origin != raw {
+            return Err(ConfigError::new(
+                VAR,
+                format!("{raw:?} is not an exact origin like https://app.example.com"),
+            ));
+        }
+        origins.push(origin);
+    }
+    Ok(origins)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn base() -> HashMap<&'static str, String> {
+        HashMap::from([
+            ("AUTH_ISSUER", "https://auth.example.com".to_string()),
+            ("AUTH_AUDIENCE", "https://auth.example.com".to_string()),
+            (
+                "AUTH_JWKS_URL",
+                "https://auth.example.com/api/auth/jwks".to_string(),
+            ),
+            (
+                "DATABASE_URL",
+                "postgresql://alex:pw@ep-cool-darkness-123456.us-east-2.aws.neon.tech/dbname?sslmode=require"
+                    .to_string(),
+            ),
+        ])
+    }
+
+    fn load(vars: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
+        Config::load(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let cfg = load(&base()).unwrap();
+        assert_eq!(cfg.auth.algorithms, Algorithm::ASYMMETRIC.to_vec());
+        assert_eq!(cfg.auth.clock_skew_seconds, 30);
+        assert!(cfg.cors_allowed_origins.is_empty());
+        assert_eq!(
+            cfg.database.sql_endpoint.as_str(),
+            "https://api.us-east-2.aws.neon.tech/sql"
+        );
+    }
+
+    #[test]
+    fn endpoint_derivation_matches_neon_driver() {
+        let derive = |s: &str| derive_sql_endpoint(s).unwrap().to_string();
+        assert_eq!(
+            derive("postgres://u:p@ep-a-b.eu-central-1.aws.neon.tech:5432/db"),
+            "https://api.eu-central-1.aws.neon.tech/sql"
+        );
+        assert_eq!(
+            derive("postgresql://u:p@ep-x-pooler.c-2.us-east-1.aws.neon.tech/neondb"),
+            "https://api.c-2.us-east-1.aws.neon.tech/sql"
+        );
+        assert_eq!(derive("postgres://u@localhost/db"), "https://localhost/sql");
+    }
+
+    #[test]
+    fn explicit_endpoint_wins() {
+        let mut vars = base();
+        vars.insert("NEON_SQL_ENDPOINT", "http://127.0.0.1:4444/sql".into());
+        let cfg = load(&vars).unwrap();
+        assert_eq!(
+            cfg.database.sql_endpoint.as_str(),
+            "http://127.0.0.1:4444/sql"
+        );
+    }
+
+    #[test]
+    fn missing_required_values_name_the_variable() {
+        for name in ["AUTH_ISSUER", "AUTH_AUDIENCE", "DATABASE_URL"] {
+            let mut vars = base();
+            vars.remove(name);
+            assert_eq!(load(&vars).unwrap_err().variable, name);
+            vars.insert(name, "   ".into());
+            assert_eq!(load(&vars).unwrap_err().variable, name);
+        }
+    }
+
+    #[test]
+    fn needs_a_key_source() {
+        let mut vars = base();
+        vars.remove("AUTH_JWKS_URL");
+        assert_eq!(load(&vars).unwrap_err().variable, "AUTH_JWKS_URL");
+        vars.insert("AUTH_JWT_SECRET", SECRET.into());
+        assert_eq!(load(&vars).unwrap().auth.algorithms, vec![Algorithm::Hs256]);
+    }
+
+    #[test]
+    fn hs256_only_with_a_long_enough_secret() {
+        let mut vars = base();
+        vars.insert("AUTH_JWT_SECRET", "short".into());
+        assert_eq!(load(&vars).unwrap_err().variable, "AUTH_JWT_SECRET");
+        vars.insert("AUTH_JWT_SECRET", SECRET.into());
+        let cfg = load(&vars).unwrap();
+        assert!(cfg.auth.algorithms.contains(&Algorithm::Hs256));
+        assert_eq!(cfg.auth.hs256_secret.as_deref(), Some(SECRET.as_bytes()));
+
+        let mut vars = base();
+        vars.insert("AUTH_ALGORITHMS", "EdDSA,HS256".into());
+        let err = load(&vars).unwrap_err();
+        assert_eq!(err.variable, "AUTH_ALGORITHMS");
+    }
+
+    #[test]
+    fn algorithm_list_is_exact() {
+        let mut vars = base();
+        for bad in ["none", "eddsa", "HS512", "ES256,RS384", ","] {
+            vars.insert("AUTH_ALGORITHMS", bad.into());
+            assert_eq!(
+                load(&vars).unwrap_err().variable,
+                "AUTH_ALGORITHMS",
+                "{bad}"
+            );
+        }
+        vars.insert("AUTH_ALGORITHMS", " ES256 , EdDSA,ES256".into());
+        assert_eq!(
+            load(&vars).unwrap().auth.algorithms,
+            vec![Algorithm::Es256, Algorithm::EdDsa]
+        );
+    }
+
+    #[test]
+    fn clock_skew_bounds() {
+        let mut vars = base();
+        for (value, ok) in [
+            ("0", true),
+            ("300", true),
+            ("301", false),
+            ("-1", false),
+            ("x", false),
+        ] {
+            vars.insert("AUTH_CLOCK_SKEW_SECONDS", value.into());
+            assert_eq!(load(&vars).is_ok(), ok, "{value}");
+        }
+    }
+
+    #[test]
+    fn bad_connection_strings_are_refused_without_echoing_them() {
+        let mut vars = base();
+        for bad in [
+            "mysql://u:secretpw@h/db",
+            "postgresql://u:secretpw@h",
+            "postgresql://:secretpw@h/db",
+            "not a url secretpw",
+        ] {
+            vars.insert("DATABASE_URL", bad.into());
+            let err = load(&vars).unwrap_err();
+            assert_eq!(err.variable, "DATABASE_URL", "{bad}");
+            assert!(!err.reason.contains("secretpw"));
+        }
+    }
+
+    #[test]
+    fn debug_output_redacts_secrets() {
+        let mut vars = base();
+        vars.insert("AUTH_JWT_SECRET", SECRET.into());
+        let printed = format!("{:?}", load(&vars).unwrap());
+        assert!(!printed.contains(SECRET));
+        assert!(!printed.contains(":pw@"));
+    }
+
+    #[test]
+    fn cors_origins_must_be_exact() {
+        let mut vars = base();
+        vars.insert(
+            "CORS_ALLOWED_ORIGINS",
+            "https://app.example.com, http://localhost:3000".into(),
+        );
+        assert_eq!(
+            load(&vars).unwrap().cors_allowed_origins,
+            vec!["https://app.example.com", "http://localhost:3000"]
+        );
+        for bad in [
+            "https://app.example.com/",
+            "*",
+            "app.example.com",
+            "https://a.com/path",
+        ] {
+            vars.insert("CORS_ALLOWED_ORIGINS", bad.into());
+            assert_eq!(
+                load(&vars).unwrap_err().variable,
+                "CORS_ALLOWED_ORIGINS",
+                "{bad}"
+            );
+        }
+    }
+}

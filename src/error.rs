@@ -1,0 +1,254 @@
+//! The one error type of the worker, and the only place that knows HTTP status codes.
+//!
+//! Handlers return `Result<Reply, ApiError>` and use `?`; this module turns the error
+//! into an RFC 9457 `application/problem+json` body. Variants that stand for a fault of
+//! ours (`Internal`, `Misconfigured`, `Unavailable`) carry a reason for the request log
+//! only: the body says what the client can act on and never shows internals (no SQL, no
+//! connection string, no token).
+
+use serde_json::{json, Value};
+
+/// One violated input rule, reported in the `errors` array of a 422.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// 400: the request could not be read (malformed JSON, bad syntax).
+    BadRequest(String),
+    /// 401: no usable credentials. `description` is `Some` when a token was presented
+    /// and refused; RFC 6750 §3 then asks for `error="invalid_token"`. The description is
+    /// a fixed, short phrase chosen by the verifier, never derived from the token.
+    Unauthorized { description: Option<&'static str> },
+    /// 403: authenticated, but the path names another user.
+    Forbidden,
+    /// 404: no such route or no such task *for this user*. Another user's task is
+    /// answered exactly like a missing one so ids leak nothing.
+    NotFound,
+    /// 405 with the methods the path does serve.
+    MethodNotAllowed { allow: &'static [&'static str] },
+    /// 413: body above the size limit.
+    PayloadTooLarge { limit: usize },
+    /// 415: body without `Content-Type: application/json`.
+    UnsupportedMediaType,
+    /// 422: well-formed input that breaks the rules; one entry per field.
+    Validation(Vec<FieldError>),
+    /// 500: configuration missing or invalid. The variable name goes to the log only.
+    Misconfigured {
+        variable: &'static str,
+        reason: String,
+    },
+    /// 503: a dependency (database, JWKS) cannot be reached; the client may retry.
+    Unavailable { retry_after: u32, reason: String },
+    /// 500: a bug or an unexpected state. The reason goes to the log only.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::BadRequest(_) => 400,
+            ApiError::Unauthorized { .. } => 401,
+            ApiError::Forbidden => 403,
+            ApiError::NotFound => 404,
+            ApiError::MethodNotAllowed { .. } => 405,
+            ApiError::PayloadTooLarge { .. } => 413,
+            ApiError::UnsupportedMediaType => 415,
+            ApiError::Validation(_) => 422,
+            ApiError::Misconfigured { .. } | ApiError::Internal(_) => 500,
+            ApiError::Unavailable { .. } => 503,
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "Bad Request",
+            ApiError::Unauthorized { .. } => "Unauthorized",
+            ApiError::Forbidden => "Forbidden",
+            ApiError::NotFound => "Not Found",
+            ApiError::MethodNotAllowed { .. } => "Method Not Allowed",
+            ApiError::PayloadTooLarge { .. } => "Payload Too Large",
+            ApiError::UnsupportedMediaType => "Unsupported Media Type",
+            ApiError::Validation(_) => "Unprocessable Content",
+            ApiError::Misconfigured { .. } | ApiError::Internal(_) => "Internal Server Error",
+            ApiError::Unavailable { .. } => "Service Unavailable",
+        }
+    }
+
+    /// The `type` URI: a stable, documented identifier per kind of problem.
+    fn type_uri(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "urn:task-api:problem:bad-request",
+            ApiError::Unauthorized { .. } => "urn:task-api:problem:unauthorized",
+            ApiError::Forbidden => "urn:task-api:problem:forbidden",
+            ApiError::NotFound => "urn:task-api:problem:not-found",
+            ApiError::MethodNotAllowed { .. } => "urn:task-api:problem:method-not-allowed",
+            ApiError::PayloadTooLarge { .. } => "urn:task-api:problem:payload-too-large",
+            ApiError::UnsupportedMediaType => "urn:task-api:problem:unsupported-media-type",
+            ApiError::Validation(_) => "urn:task-api:problem:validation",
+            ApiError::Misconfigured { .. } => "urn:task-api:problem:misconfigured",
+            ApiError::Unavailable { .. } => "urn:task-api:problem:unavailable",
+            ApiError::Internal(_) => "urn:task-api:problem:internal",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            ApiError::BadRequest(detail) => detail.clone(),
+            ApiError::Unauthorized { description: None } => {
+                "This endpoint needs an `Authorization: Bearer <token>` header.".into()
+            }
+            ApiError::Unauthorized {
+                description: Some(d),
+            } => format!("The bearer token was refused: {d}."),
+            ApiError::Forbidden => "The user in the path is not the authenticated user.".into(),
+            ApiError::NotFound => "No such resource.".into(),
+            ApiError::MethodNotAllowed { allow } => {
+                format!("This resource supports: {}.", allow.join(", "))
+            }
+            ApiError::PayloadTooLarge { limit } => {
+                format!("The request body exceeds {limit} bytes.")
+            }
+            ApiError::UnsupportedMediaType => {
+                "The request body must be sent with `Content-Type: application/json`.".into()
+            }
+            ApiError::Validation(errors) => {
+                let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+                format!("Invalid input: {}.", fields.join(", "))
+            }
+            ApiError::Misconfigured { .. } => "The server is misconfigured.".into(),
+            ApiError::Unavailable { .. } => {
+                "A service this API depends on is unavailable; retry later.".into()
+            }
+            ApiError::Internal(_) => "An unexpected error occurred.".into(),
+        }
+    }
+
+    /// The RFC 9457 body.
+    pub fn problem(&self) -> Value {
+        let mut body = json!({
+            "type": self.type_uri(),
+            "title": self.title(),
+            "status": self.status(),
+            "detail": self.detail(),
+        });
+        if let ApiError::Validation(errors) = self {
+            body["errors"] = errors
+                .iter()
+                .map(|e| json!({ "field": e.field, "message": e.message }))
+                .collect();
+        }
+        body
+    }
+
+    /// Headers the status itself calls for (beyond Content-Type).
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        match self {
+            ApiError::Unauthorized { description } => {
+                let value = match description {
+                    None => r#"Bearer realm="api""#.to_string(),
+                    Some(d) => {
+                        format!(
+                            r#"Bearer realm="api", error="invalid_token", error_description="{d}""#
+                        )
+                    }
+                };
+                vec![("www-authenticate", value)]
+            }
+            ApiError::MethodNotAllowed { allow } => vec![("allow", allow.join(", "))],
+            ApiError::Unavailable { retry_after, .. } => {
+                vec![("retry-after", retry_after.to_string())]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// What the request log records as the reason of a 401 or 5xx: the internal cause,
+    /// which may name a variable but never holds a secret or token.
+    pub fn log_reason(&self) -> Option<String> {
+        match self {
+            ApiError::Unauthorized { description } => {
+                Some(description.unwrap_or("missing credentials").to_string())
+            }
+            ApiError::Misconfigured { variable, reason } => {
+                Some(format!("misconfigured {variable}: {reason}"))
+            }
+            ApiError::Unavailable { reason, .. } => Some(reason.clone()),
+            ApiError::Internal(reason) => Some(reason.clone()),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_lists_every_field() {
+        let err = ApiError::Validation(vec![
+            FieldError::new("title", "must not be empty"),
+            FieldError::new("completed", "must be a boolean"),
+        ]);
+        let body = err.problem();
+        assert_eq!(body["status"], 422);
+        assert_eq!(body["errors"][0]["field"], "title");
+        assert_eq!(body["errors"][1]["field"], "completed");
+        assert!(body["detail"].as_str().unwrap().contains("completed"));
+    }
+
+    #[test]
+    fn unauthorized_follows_rfc6750() {
+        let bare = ApiError::Unauthorized { description: None };
+        assert_eq!(bare.headers()[0].1, r#"Bearer realm="api""#);
+        let refused = ApiError::Unauthorized {
+            description: Some("token expired"),
+        };
+        assert_eq!(
+            refused.headers()[0].1,
+            r#"Bearer realm="api", error="invalid_token", error_description="token expired""#
+        );
+    }
+
+    #[test]
+    fn internal_errors_hide_their_reason() {
+        let secret_reason = "postgres://user:hunter2@db/x refused";
+        for err in [
+            ApiError::Internal(secret_reason.into()),
+            ApiError::Unavailable {
+                retry_after: 1,
+                reason: secret_reason.into(),
+            },
+            ApiError::Misconfigured {
+                variable: "DATABASE_URL",
+                reason: secret_reason.into(),
+            },
+        ] {
+            let body = err.problem().to_string();
+            assert!(!body.contains("hunter2"), "{body}");
+            assert!(!body.contains("DATABASE_URL"), "{body}");
+        }
+    }
+
+    #[test]
+    fn unavailable_says_when_to_retry() {
+        let err = ApiError::Unavailable {
+            retry_after: 5,
+            reason: "db down".into(),
+        };
+        assert_eq!(err.status(), 503);
+        assert_eq!(err.headers(), vec![("retry-after", "5".to_string())]);
+    }
+}

@@ -1,0 +1,66 @@
+//! `Reply`: the response a handler produces, independent of the Workers runtime so
+//! handlers and errors render the same way under `cargo test` and in workerd.
+
+use serde::Serialize;
+
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(status: u16, value: &impl Serialize) -> Reply {
+        // Serializing our own response types cannot fail (no maps with non-string
+        // keys, no failing Serialize impls); an empty body would still be a reply.
+        let body = serde_json::to_vec(value).unwrap_or_default();
+        Reply {
+            status,
+            headers: vec![("content-type", "application/json".into())],
+            body,
+        }
+    }
+
+    pub fn empty(status: u16) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+impl From<&ApiError> for Reply {
+    fn from(err: &ApiError) -> Reply {
+        let mut reply = Reply::json(err.status(), &err.problem());
+        reply.headers[0].1 = "application/problem+json".into();
+        reply.headers.extend(err.headers());
+        reply
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl Reply {
+    pub fn into_response(self) -> worker::Result<worker::Response> {
+        let headers = worker::Headers::new();
+        for (name, value) in &self.headers {
+            headers.append(name, value)?;
+        }
+        let builder = worker::Response::builder()
+            .with_status(self.status)
+            .with_headers(headers);
+        Ok(if self.body.is_empty() {
+            builder.empty()
+        } else {
+            builder.fixed(self.body)
+        })
+    }
+}

@@ -1,0 +1,24 @@
+//! Task API at the edge: a Cloudflare Worker in Rust.
+//!
+//! Reading order: `config` (what the worker needs to run) → `api::routes` (what it
+//! serves, and which routes are public) → `api` (how a request flows) → `error` (the
+//! one error type and its statuses) → `db` (Neon's SQL-over-HTTP protocol and client).
+//!
+//! Modules that need the Workers runtime are compiled for wasm32 only; everything
+//! else is plain Rust, unit-tested natively with `cargo test`.
+
+pub mod api;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+
+#[cfg(target_arch = "wasm32")]
+#[worker::event(fetch)]
+async fn fetch(
+    req: worker::Request,
+    env: worker::Env,
+    _ctx: worker::Context,
+) -> worker::Result<worker::Response> {
+    api::handle(req, env).await
+}
