@@ -8,6 +8,7 @@ use serde_json::json;
 use worker::{Env, Request, Response};
 
 use super::routes::{resolve, ProtectedRoute, PublicRoute, Route, RouteError};
+use crate::auth::{authenticate, UserScope};
 use crate::config::{Config, ConfigError};
 use crate::db::client::NeonClient;
 use crate::error::ApiError;
@@ -78,13 +79,28 @@ async fn dispatch(route: Route, req: &Request, env: &Env) -> Result<Reply, ApiEr
     }
 }
 
+/// The only way to a protected handler: a `UserScope` from a verified token.
 async fn dispatch_protected(
-    _route: ProtectedRoute,
-    _req: &Request,
-    _state: &AppState,
+    route: ProtectedRoute,
+    req: &Request,
+    state: &AppState,
 ) -> Result<Reply, ApiError> {
-    // Token verification lands with the auth module; until then nothing is served.
-    Err(ApiError::Unauthorized { description: None })
+    let user = authenticate(req, &state.config.auth).await?;
+    match route {
+        ProtectedRoute::Me => Ok(me(&user)),
+        ProtectedRoute::Tasks { .. } => Err(ApiError::NotFound),
+    }
+}
+
+fn me(user: &UserScope) -> Reply {
+    let mut body = json!({ "user_id": user.user_id() });
+    if let Some(email) = user.email() {
+        body["email"] = email.into();
+    }
+    if let Some(name) = user.name() {
+        body["name"] = name.into();
+    }
+    Reply::json(200, &body)
 }
 
 /// One JSON line per request. Deliberately built from a fixed set of fields: no

@@ -1,0 +1,109 @@
+//! The signature check, done by the runtime's WebCrypto (`crypto.subtle`): native code
+//! in workerd, constant-time where it matters (HMAC), and no crypto compiled into our
+//! wasm.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use js_sys::{Array, Object, Uint8Array, JSON};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{CryptoKey, SubtleCrypto, WorkerGlobalScope};
+
+use crate::config::Algorithm;
+
+fn subtle() -> Result<SubtleCrypto, JsValue> {
+    // Workers have no `window`; `crypto` hangs off the global scope.
+    Ok(js_sys::global()
+        .unchecked_into::<WorkerGlobalScope>()
+        .crypto()?
+        .subtle())
+}
+
+fn import_params(alg: Algorithm) -> &'static str {
+    match alg {
+        Algorithm::EdDsa => r#"{"name":"Ed25519"}"#,
+        Algorithm::Es256 => r#"{"name":"ECDSA","namedCurve":"P-256"}"#,
+        Algorithm::Es512 => r#"{"name":"ECDSA","namedCurve":"P-521"}"#,
+        Algorithm::Rs256 => r#"{"name":"RSASSA-PKCS1-v1_5","hash":"SHA-256"}"#,
+        Algorithm::Ps256 => r#"{"name":"RSA-PSS","hash":"SHA-256"}"#,
+        Algorithm::Hs256 => r#"{"name":"HMAC","hash":"SHA-256"}"#,
+    }
+}
+
+fn verify_params(alg: Algorithm) -> &'static str {
+    match alg {
+        Algorithm::EdDsa => r#"{"name":"Ed25519"}"#,
+        Algorithm::Es256 => r#"{"name":"ECDSA","hash":"SHA-256"}"#,
+        Algorithm::Es512 => r#"{"name":"ECDSA","hash":"SHA-512"}"#,
+        Algorithm::Rs256 => r#"{"name":"RSASSA-PKCS1-v1_5"}"#,
+        // RFC 7518 §3.5: the salt is as long as the hash.
+        Algorithm::Ps256 => r#"{"name":"RSA-PSS","saltLength":32}"#,
+        Algorithm::Hs256 => r#"{"name":"HMAC"}"#,
+    }
+}
+
+thread_local! {
+    // The parameter objects are immutable; parsing them once per isolate keeps the
+    // per-request work to the verify call itself.
+    static PARAMS: RefCell<HashMap<(&'static str, Algorithm), Object>> = RefCell::new(HashMap::new());
+}
+
+fn params(kind: &'static str, alg: Algorithm) -> Result<Object, JsValue> {
+    if let Some(obj) = PARAMS.with(|p| p.borrow().get(&(kind, alg)).cloned()) {
+        return Ok(obj);
+    }
+    let text = if kind == "import" {
+        import_params(alg)
+    } else {
+        verify_params(alg)
+    };
+    let obj: Object = JSON::parse(text)?.unchecked_into();
+    PARAMS.with(|p| p.borrow_mut().insert((kind, alg), obj.clone()));
+    Ok(obj)
+}
+
+fn verify_usage() -> JsValue {
+    Array::of1(&JsValue::from_str("verify")).into()
+}
+
+/// Imports a public JWK (already matched to `alg`) as a non-extractable verify key.
+pub async fn import_jwk(jwk: &serde_json::Value, alg: Algorithm) -> Result<CryptoKey, JsValue> {
+    let key_data: Object = JSON::parse(&jwk.to_string())?.unchecked_into();
+    let promise = subtle()?.import_key_with_object(
+        "jwk",
+        &key_data,
+        &params("import", alg)?,
+        false,
+        &verify_usage(),
+    )?;
+    Ok(JsFuture::from(promise).await?.unchecked_into())
+}
+
+/// Imports the HS256 shared secret; its UTF-8 bytes are the HMAC key.
+pub async fn import_hmac(secret: &[u8]) -> Result<CryptoKey, JsValue> {
+    let key_data: Object = Uint8Array::from(secret).into();
+    let promise = subtle()?.import_key_with_object(
+        "raw",
+        &key_data,
+        &params("import", Algorithm::Hs256)?,
+        false,
+        &verify_usage(),
+    )?;
+    Ok(JsFuture::from(promise).await?.unchecked_into())
+}
+
+pub async fn verify(
+    alg: Algorithm,
+    key: &CryptoKey,
+    signature: &[u8],
+    data: &[u8],
+) -> Result<bool, JsValue> {
+    let promise = subtle()?.verify_with_object_and_u8_array_and_u8_array(
+        &params("verify", alg)?,
+        key,
+        signature,
+        data,
+    )?;
+    Ok(JsFuture::from(promise).await?.as_bool() == Some(true))
+}
