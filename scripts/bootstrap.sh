@@ -13,6 +13,7 @@ WORKER_BUILD_VERSION=0.8.7
 WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)"/\1/p' Cargo.toml)
 [ -n "$WASM_BINDGEN_VERSION" ] || { echo "bootstrap: wasm-bindgen pin not found in Cargo.toml" >&2; exit 1; }
 
+export PATH="$HOME/.cargo/bin:$PATH"
 say() { echo "bootstrap: $*" >&2; }
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
@@ -20,12 +21,15 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-if [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$WORKER_BUILD_VERSION" ]; then
+# `--version` prints "0.8.7" for worker-build and "wasm-bindgen 0.2.130" for the CLI.
+has_version() { "$1" --version 2>/dev/null | grep -qw -- "$2"; }
+
+if ! has_version worker-build "$WORKER_BUILD_VERSION"; then
   say "installing worker-build $WORKER_BUILD_VERSION (a few minutes, once)"
   cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked --force
 fi
 
-if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+if ! has_version wasm-bindgen "$WASM_BINDGEN_VERSION"; then
   say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
   # Not --locked: one of the CLI's locked dependencies is gone from the index.
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force

@@ -1,0 +1,106 @@
+// The worker's skeleton in workerd: health, routing errors, problem+json, the request
+// log. Auth and tasks have suites of their own.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWorker, TEST_DB_PASSWORD } from './harness.mjs';
+
+const BINDINGS = {
+  AUTH_ISSUER: 'https://issuer.test',
+  AUTH_AUDIENCE: 'task-api',
+  AUTH_JWT_SECRET: 'a-shared-secret-of-at-least-32-bytes!!',
+  DATABASE_URL: `postgresql://tester:${TEST_DB_PASSWORD}@db.local.test/tasks`,
+  // Nothing listens here: these suites must not need a database.
+  NEON_SQL_ENDPOINT: 'http://127.0.0.1:9/sql',
+};
+
+let worker;
+beforeAll(async () => {
+  worker = await startWorker(BINDINGS);
+});
+afterAll(() => worker?.close());
+
+async function expectProblem(res, status) {
+  expect(res.status).toBe(status);
+  expect(res.headers.get('content-type')).toBe('application/problem+json');
+  const body = await res.json();
+  expect(body).toMatchObject({ status, type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
+  return body;
+}
+
+describe('GET /health', () => {
+  it('answers 200 {"status":"ok"} without auth or database', async () => {
+    const res = await worker.fetch('/health');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(await res.json()).toEqual({ status: 'ok' });
+  });
+});
+
+describe('routing', () => {
+  it('answers unknown routes with a 404 problem', async () => {
+    for (const path of ['/', '/nope', '/api', '/api/tasks/', '/health/', '/API/ME', '/api/me/extra']) {
+      const body = await expectProblem(await worker.fetch(path), 404);
+      expect(body.title).toBe('Not Found');
+    }
+  });
+
+  it('answers a wrong method with 405 and Allow', async () => {
+    const res = await worker.fetch('/health', { method: 'POST', body: 'x' });
+    await expectProblem(res, 405);
+    expect(res.headers.get('allow')).toBe('GET');
+    const tasks = await worker.fetch('/api/tasks', { method: 'DELETE' });
+    await expectProblem(tasks, 405);
+    expect(tasks.headers.get('allow')).toBe('GET, POST');
+  });
+
+  it('asks for a token on every /api route, before anything else', async () => {
+    for (const [method, path] of [
+      ['GET', '/api/me'],
+      ['GET', '/api/tasks'],
+      ['POST', '/api/tasks'],
+      ['PATCH', '/api/tasks/1/complete'],
+      ['DELETE', '/api/someone/tasks/1'],
+    ]) {
+      const res = await worker.fetch(path, { method });
+      await expectProblem(res, 401);
+      expect(res.headers.get('www-authenticate')).toBe('Bearer realm="api"');
+    }
+  });
+
+  it('survives hostile input without crashing', async () => {
+    // workerd itself caps header size; 32 KiB stays under that and over our 8 KiB.
+    const res = await worker.fetch('/api/tasks', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${'x'.repeat(32 * 1024)}` },
+      body: 'x'.repeat(5 * 1024 * 1024),
+    });
+    await expectProblem(res, 401);
+    const odd = await worker.fetch('/api/%00%ff/tasks/%2e%2e');
+    expect([401, 404]).toContain(odd.status);
+    expect((await worker.fetch('/health')).status).toBe(200);
+  });
+});
+
+describe('request log', () => {
+  it('writes one JSON line per request with the route pattern, never secrets', async () => {
+    const before = worker.requestLog().length;
+    await worker.fetch('/api/u-123/tasks/42?q=secret-query', {
+      method: 'DELETE',
+      headers: { 'cf-ray': '8f00ray-LHR', authorization: 'Bearer not.a.token' },
+    });
+    await expect.poll(() => worker.requestLog().length).toBeGreaterThan(before);
+    const entry = worker.requestLog().at(-1);
+    expect(entry).toMatchObject({
+      method: 'DELETE',
+      route: '/api/{user_id}/tasks/{id}',
+      status: 401,
+      cf_ray: '8f00ray-LHR',
+      reason: 'malformed token',
+    });
+    expect(typeof entry.duration_ms).toBe('number');
+    const all = worker.logs.join('\n');
+    expect(all).not.toContain('not.a.token');
+    expect(all).not.toContain('secret-query');
+    expect(all).not.toContain(TEST_DB_PASSWORD);
+    expect(all).not.toContain(BINDINGS.AUTH_JWT_SECRET);
+  });
+});
