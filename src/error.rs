@@ -8,6 +8,8 @@
 
 use serde_json::{json, Value};
 
+use crate::db::DbError;
+
 /// One violated input rule, reported in the `errors` array of a 422.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
@@ -192,6 +194,59 @@ impl ApiError {
     }
 }
 
+/// Seconds a client should wait after a database failure before retrying.
+pub const DB_RETRY_AFTER_SECONDS: u32 = 2;
+
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> ApiError {
+        match err {
+            DbError::Unavailable(reason) => ApiError::Unavailable {
+                retry_after: DB_RETRY_AFTER_SECONDS,
+                reason,
+            },
+            DbError::Sql { code, .. } if DbError::is_transient_sql(&code) => {
+                ApiError::Unavailable {
+                    retry_after: DB_RETRY_AFTER_SECONDS,
+                    reason: format!("database refused with SQLSTATE {code}"),
+                }
+            }
+            // A check constraint of the tasks table (named `tasks_<field>_…`) guards the
+            // same rule the API validates, so a violation names that field. Reaching
+            // this means the two disagree; the client still gets a precise 422.
+            DbError::Sql {
+                code,
+                constraint: Some(constraint),
+                ..
+            } if code == "23514" || code == "22001" => {
+                let field = constraint
+                    .strip_prefix("tasks_")
+                    .and_then(|rest| {
+                        ["title", "description", "user_id"]
+                            .into_iter()
+                            .find(|f| rest.starts_with(f))
+                    })
+                    .unwrap_or("body");
+                ApiError::Validation(vec![FieldError::new(
+                    field,
+                    "violates a database constraint",
+                )])
+            }
+            // 22xxx data exceptions (e.g. a value out of range for its type) come from
+            // input the API let through: the client's request, not our fault.
+            DbError::Sql { code, .. } if code.starts_with("22") => {
+                ApiError::Validation(vec![FieldError::new(
+                    "body",
+                    "contains a value the database cannot store",
+                )])
+            }
+            // The message may quote SQL; it goes to the log only.
+            DbError::Sql { code, message, .. } => {
+                ApiError::Internal(format!("SQLSTATE {code}: {message}"))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +295,32 @@ mod tests {
             assert!(!body.contains("hunter2"), "{body}");
             assert!(!body.contains("DATABASE_URL"), "{body}");
         }
+    }
+
+    #[test]
+    fn database_errors_map_to_what_the_client_can_do() {
+        let sql = |code: &str, constraint: Option<&str>| DbError::Sql {
+            code: code.into(),
+            constraint: constraint.map(str::to_string),
+            message: "SELECT secret FROM x".into(),
+        };
+        assert_eq!(
+            ApiError::from(DbError::Unavailable("down".into())).status(),
+            503
+        );
+        assert_eq!(ApiError::from(sql("40001", None)).status(), 503);
+        let check = ApiError::from(sql("23514", Some("tasks_title_length")));
+        assert_eq!(
+            check,
+            ApiError::Validation(vec![FieldError::new(
+                "title",
+                "violates a database constraint"
+            )])
+        );
+        assert_eq!(ApiError::from(sql("22P02", None)).status(), 422);
+        let internal = ApiError::from(sql("42P01", None));
+        assert_eq!(internal.status(), 500);
+        assert!(!internal.problem().to_string().contains("SELECT"));
     }
 
     #[test]

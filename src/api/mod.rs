@@ -4,6 +4,9 @@
 //! Read `routes.rs` first (what exists and what is protected), then `handle` below
 //! (how a request flows: route → config → authenticate → handler → log).
 
+pub mod cors;
+pub mod input;
+pub mod openapi;
 pub mod routes;
 
 #[cfg(target_arch = "wasm32")]

@@ -1,16 +1,21 @@
 //! Request flow inside workerd: route → configuration → (authentication) → handler,
-//! then one structured log line.
+//! then CORS headers and one structured log line.
 
 use std::cell::OnceCell;
 use std::rc::Rc;
 
-use serde_json::json;
+use futures_util::StreamExt;
+use serde_json::{json, Map, Value as Json};
 use worker::{Env, Request, Response};
 
-use super::routes::{resolve, ProtectedRoute, PublicRoute, Route, RouteError};
+use super::routes::{
+    find_resource, resolve, ProtectedRoute, PublicRoute, Route, RouteError, TaskOp,
+};
+use super::{cors, input, openapi};
 use crate::auth::{authenticate, UserScope};
 use crate::config::{Config, ConfigError};
 use crate::db::client::NeonClient;
+use crate::db::tasks::TaskStore;
 use crate::error::ApiError;
 use crate::http::Reply;
 
@@ -49,46 +54,153 @@ fn load_state(env: &Env) -> Result<Rc<AppState>, ApiError> {
     })
 }
 
-pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
+pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
     let started = js_sys::Date::now();
     let method = req.method().to_string();
     let path = req.path();
-    let (pattern, outcome) = match resolve(&method, &path) {
-        Ok(matched) => (matched.pattern, dispatch(matched.route, &req, &env).await),
-        Err(RouteError::NotFound) => ("<unmatched>", Err(ApiError::NotFound)),
-        Err(RouteError::MethodNotAllowed { pattern, allow }) => {
-            (pattern, Err(ApiError::MethodNotAllowed { allow }))
+    let origin = req.headers().get("origin").ok().flatten();
+    let ray = req.headers().get("cf-ray").ok().flatten();
+
+    let (pattern, outcome) = if method == "OPTIONS" {
+        preflight(&req, &path, origin.as_deref(), &env)
+    } else {
+        match resolve(&method, &path) {
+            Ok(matched) => (
+                matched.pattern,
+                dispatch(matched.route, &mut req, &path, &env).await,
+            ),
+            Err(RouteError::NotFound) => ("<unmatched>", Err(ApiError::NotFound)),
+            Err(RouteError::MethodNotAllowed { pattern, allow }) => {
+                (pattern, Err(ApiError::MethodNotAllowed { allow }))
+            }
         }
     };
-    let (reply, reason) = match outcome {
+    let (mut reply, reason) = match outcome {
         Ok(reply) => (reply, None),
         Err(err) => (Reply::from(&err), err.log_reason()),
     };
-    log_request(&req, &method, pattern, reply.status, started, reason);
+    if method != "OPTIONS" {
+        // Errors get CORS headers too, or a browser app could not read why it failed.
+        if let Some(allowed) = cors_origin(&env, origin.as_deref()) {
+            reply.headers.extend(cors::response_headers(&allowed));
+        }
+    }
+    log_request(&method, pattern, reply.status, started, ray, reason);
     reply.into_response()
 }
 
-async fn dispatch(route: Route, req: &Request, env: &Env) -> Result<Reply, ApiError> {
+fn cors_origin(env: &Env, origin: Option<&str>) -> Option<String> {
+    let state = load_state(env).ok()?;
+    cors::allowed(&state.config.cors_allowed_origins, origin).map(str::to_string)
+}
+
+/// `OPTIONS`: never needs a token. A known path answers 204 with `Allow`, plus the
+/// CORS preflight headers when an allowed origin asks.
+fn preflight(
+    req: &Request,
+    path: &str,
+    origin: Option<&str>,
+    env: &Env,
+) -> (&'static str, Result<Reply, ApiError>) {
+    let Some((resource, _, _)) = find_resource(path) else {
+        return ("<unmatched>", Err(ApiError::NotFound));
+    };
+    let mut reply = Reply::empty(204).with_header("allow", resource.methods.join(", "));
+    let asks = req
+        .headers()
+        .get("access-control-request-method")
+        .ok()
+        .flatten()
+        .is_some();
+    if asks {
+        if let Some(allowed) = cors_origin(env, origin) {
+            reply
+                .headers
+                .extend(cors::preflight_headers(&allowed, resource.methods));
+        }
+    }
+    (resource.pattern, Ok(reply))
+}
+
+async fn dispatch(
+    route: Route,
+    req: &mut Request,
+    path: &str,
+    env: &Env,
+) -> Result<Reply, ApiError> {
     match route {
         Route::Public(PublicRoute::Health) => Ok(Reply::json(200, &json!({"status": "ok"}))),
-        Route::Public(PublicRoute::OpenApi) => Err(ApiError::NotFound),
+        Route::Public(PublicRoute::OpenApi) => Ok(openapi::reply()),
         Route::Protected(route) => {
             let state = load_state(env)?;
-            dispatch_protected(route, req, &state).await
+            // The only way to a protected handler: a `UserScope` from a verified token.
+            let user = authenticate(req, &state.config.auth).await?;
+            protected(route, &user, req, path, &state).await
         }
     }
 }
 
-/// The only way to a protected handler: a `UserScope` from a verified token.
-async fn dispatch_protected(
+async fn protected(
     route: ProtectedRoute,
-    req: &Request,
+    user: &UserScope,
+    req: &mut Request,
+    path: &str,
     state: &AppState,
 ) -> Result<Reply, ApiError> {
-    let user = authenticate(req, &state.config.auth).await?;
-    match route {
-        ProtectedRoute::Me => Ok(me(&user)),
-        ProtectedRoute::Tasks { .. } => Err(ApiError::NotFound),
+    let (path_user, op) = match route {
+        ProtectedRoute::Me => return Ok(me(user)),
+        ProtectedRoute::Tasks { path_user, op } => (path_user, op),
+    };
+    // The frontend's `/api/{user_id}/tasks…` form: the path may only name the caller.
+    if path_user.is_some_and(|u| u != user.user_id()) {
+        return Err(ApiError::Forbidden);
+    }
+    let store = TaskStore { db: &state.db };
+    // A malformed id names no task: 404, like an unknown one, without a round trip.
+    let id = |raw: &str| input::parse_task_id(raw).ok_or(ApiError::NotFound);
+    let found = |task: Option<_>| task.map(|t| Reply::json(200, &t)).ok_or(ApiError::NotFound);
+    match op {
+        TaskOp::List => {
+            let query = input::list_query(req.url().ok().as_ref().and_then(|u| u.query()))?;
+            let (tasks, more) = store.list(user, &query).await?;
+            let mut reply = Reply::json(200, &tasks);
+            if let (true, Some(last)) = (more, tasks.last()) {
+                let cursor = input::encode_cursor(&query, last);
+                reply = reply.with_header("link", input::next_link(path, &query, &cursor));
+            }
+            Ok(reply)
+        }
+        TaskOp::Create => {
+            let task = input::new_task(json_body(req).await?)?;
+            let created = store.create(user, &task).await?;
+            let location = format!("/api/tasks/{}", created.id);
+            Ok(Reply::json(201, &created).with_header("location", location))
+        }
+        TaskOp::Get(raw) => found(store.get(user, id(&raw)?).await?),
+        TaskOp::Replace(raw) => {
+            let id = id(&raw)?;
+            let task = input::replacement(json_body(req).await?)?;
+            found(store.replace(user, id, &task).await?)
+        }
+        TaskOp::Patch(raw) => {
+            let id = id(&raw)?;
+            let patch = input::patch(json_body(req).await?)?;
+            found(store.patch(user, id, &patch).await?)
+        }
+        TaskOp::Toggle(raw) => {
+            let id = id(&raw)?;
+            match optional_json_body(req).await? {
+                None => found(store.toggle(user, id).await?),
+                Some(body) => {
+                    let completed = input::completion(body)?;
+                    found(store.set_completed(user, id, completed).await?)
+                }
+            }
+        }
+        TaskOp::Delete(raw) => match store.delete(user, id(&raw)?).await? {
+            true => Ok(Reply::empty(204)),
+            false => Err(ApiError::NotFound),
+        },
     }
 }
 
@@ -103,17 +215,68 @@ fn me(user: &UserScope) -> Reply {
     Reply::json(200, &body)
 }
 
+/// A JSON object body: JSON media type (415), at most 16 KiB (413, enforced while
+/// reading so a huge body is never buffered), well-formed (400), an object (422).
+async fn json_body(req: &mut Request) -> Result<Map<String, Json>, ApiError> {
+    let content_type = req.headers().get("content-type").ok().flatten();
+    if !input::is_json_media_type(content_type.as_deref()) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    input::parse_object(&read_body(req).await?)
+}
+
+/// For the toggle route, whose body is optional: no body (or an empty one) is `None`.
+async fn optional_json_body(req: &mut Request) -> Result<Option<Map<String, Json>>, ApiError> {
+    let bytes = read_body(req).await?;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    let content_type = req.headers().get("content-type").ok().flatten();
+    if !input::is_json_media_type(content_type.as_deref()) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    input::parse_object(&bytes).map(Some)
+}
+
+async fn read_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
+    let too_large = ApiError::PayloadTooLarge {
+        limit: input::MAX_BODY_BYTES,
+    };
+    let declared = req.headers().get("content-length").ok().flatten();
+    if declared
+        .and_then(|l| l.parse::<usize>().ok())
+        .is_some_and(|l| l > input::MAX_BODY_BYTES)
+    {
+        return Err(too_large);
+    }
+    if req.inner().body().is_none() {
+        return Ok(Vec::new());
+    }
+    let mut stream = req
+        .stream()
+        .map_err(|e| ApiError::BadRequest(format!("The body could not be read ({e}).")))?;
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|_| ApiError::BadRequest("The body could not be read.".into()))?;
+        if body.len() + chunk.len() > input::MAX_BODY_BYTES {
+            return Err(too_large);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// One JSON line per request. Deliberately built from a fixed set of fields: no
 /// header, body, query string or token can reach the log by accident.
 fn log_request(
-    req: &Request,
     method: &str,
     route: &str,
     status: u16,
     started: f64,
+    ray: Option<String>,
     reason: Option<String>,
 ) {
-    let ray = req.headers().get("cf-ray").ok().flatten();
     let line = json!({
         "method": method,
         "route": route,

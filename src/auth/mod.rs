@@ -96,6 +96,16 @@ impl UserScope {
         Self { identity }
     }
 
+    /// A scope for native unit tests of the data layer; not compiled into the worker.
+    #[cfg(test)]
+    pub fn for_tests(user_id: &str) -> Self {
+        Self::verified(claims::Identity {
+            subject: user_id.into(),
+            email: None,
+            name: None,
+        })
+    }
+
     /// The verified `sub`: the only source of a user id anywhere in the crate.
     pub fn user_id(&self) -> &str {
         &self.identity.subject
