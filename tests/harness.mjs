@@ -312,18 +312,17 @@ export function validClaims(overrides = {}) {
  * @param {{ kid?: string, bits?: number, jwk?: object }} [opts]
  */
 export async function generateSigningKey(alg, { kid, bits, jwk: members = {} } = {}) {
-  let privateKey;
+  let pair;
   let publicJwk;
   if (bits !== undefined && bits < 2048) {
-    const pair = generateKeyPairSync('rsa', { modulusLength: bits });
-    privateKey = pair.privateKey;
+    pair = generateKeyPairSync('rsa', { modulusLength: bits });
     publicJwk = pair.publicKey.export({ format: 'jwk' });
   } else {
-    const pair = await jose.generateKeyPair(alg, bits ? { modulusLength: bits } : {});
-    privateKey = pair.privateKey;
+    pair = await jose.generateKeyPair(alg, bits ? { modulusLength: bits } : {});
     publicJwk = await jose.exportJWK(pair.publicKey);
   }
-  return { alg, kid, privateKey, jwk: dropUndefined({ ...publicJwk, kid, ...members }) };
+  const { privateKey, publicKey } = pair;
+  return { alg, kid, privateKey, publicKey, jwk: dropUndefined({ ...publicJwk, kid, ...members }) };
 }
 
 /** An HS256 key: the UTF-8 bytes of `secret`, as the worker uses AUTH_JWT_SECRET. */
@@ -359,9 +358,10 @@ function signBytes(alg, privateKey, data) {
   const hmac = alg.match(/^HS(\d+)$/);
   if (hmac) return createHmac(`sha${hmac[1]}`, privateKey).update(data).digest();
   const keyObject = privateKey instanceof KeyObject ? privateKey : KeyObject.from(privateKey);
+  // Case-insensitive, so that tokens with a misspelt `alg` ("eddsa") can be made.
   const hash = `sha${alg.slice(2)}`;
-  switch (alg.slice(0, 2)) {
-    case 'Ed':
+  switch (alg.slice(0, 2).toUpperCase()) {
+    case 'ED':
       return cryptoSign(null, data, keyObject);
     case 'ES':
       return cryptoSign(hash, data, { key: keyObject, dsaEncoding: 'ieee-p1363' });
@@ -392,4 +392,281 @@ export async function waitForRequestLog(worker, count, timeoutMs = 5000) {
 
 function dropUndefined(object) {
   return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined));
+}
+
+// ------------------------------------------------------------------ task API suites
+// Added for the task suites (tasks, isolation, list, db-faults, cors, openapi).
+//
+//   api(worker, token, opts)      → call(method, path, body?, init?) → { status, headers, text, body }
+//   taskDb(stack)                 → direct reads of the stack's database through the real
+//                                   @neondatabase/serverless driver (rows, row, count, query)
+//   sqlDelta(stack, fn)           → { result, calls }: requests the stack's SQL endpoint got during fn
+//   startSqlDouble({ forwardTo }) → a stand-in SQL-over-HTTP endpoint that records what it is
+//                                   sent and answers as told (forward to the real one, fail, stall)
+
+// Imports are hoisted: this one belongs to the section below.
+import { neon, neonConfig } from '@neondatabase/serverless';
+
+/**
+ * A request helper bound to one worker and one token (null: no Authorization header).
+ * `body`: an object or array is sent as JSON with `Content-Type: application/json`; a
+ * string or bytes are sent verbatim as bytes, so no Content-Type is added implicitly
+ * (set one in `init.headers`). Headers given as `undefined` in `init.headers` are
+ * removed. `body` of the reply is the parsed JSON, or null when it is not JSON.
+ */
+export function api(worker, token, { origin, headers: baseHeaders = {} } = {}) {
+  return async function call(method, path, body, init = {}) {
+    const headers = { ...baseHeaders };
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (origin) headers.origin = origin;
+    let payload;
+    if (typeof body === 'string') payload = new TextEncoder().encode(body);
+    else if (body instanceof Uint8Array) payload = body;
+    else if (body !== undefined) {
+      payload = new TextEncoder().encode(JSON.stringify(body));
+      headers['content-type'] = 'application/json';
+    }
+    Object.assign(headers, init.headers);
+    const res = await worker.fetch(path, {
+      method,
+      headers: Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined)),
+      body: payload,
+    });
+    const text = await res.text();
+    let parsed = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = null;
+    }
+    return { status: res.status, headers: res.headers, text, body: parsed };
+  };
+}
+
+// The Neon driver finds its endpoint through the global neonConfig.fetchEndpoint; each
+// reader gets a host name of its own that this map resolves to its stack.
+const readerEndpoints = new Map();
+let readerCount = 0;
+
+/**
+ * Reads the stack's `tasks` table directly (not through the worker), with the real
+ * Neon driver pointed at the stack's SQL endpoint. Timestamps and ids come back as
+ * Postgres' own text, so rows compare exactly (microseconds included). These reads
+ * are requests to the SQL endpoint too: keep them out of `sqlDelta` measurements.
+ */
+export function taskDb(stack) {
+  const host = `reader-${(readerCount += 1)}.local.test`;
+  readerEndpoints.set(host, stack.sqlUrl);
+  neonConfig.fetchEndpoint = (h) => {
+    const url = readerEndpoints.get(h);
+    if (!url) throw new Error(`no local SQL endpoint registered for ${h}`);
+    return url;
+  };
+  const sql = neon(`postgresql://reader:unused@${host}/tasks`);
+  const columns =
+    'id::text AS id, user_id, title, description, completed, created_at::text AS created_at, updated_at::text AS updated_at';
+  return {
+    query: (text, params = []) => sql.query(text, params),
+    /** Every row of `userId` (or of everyone), by id. */
+    rows: (userId) =>
+      userId === undefined
+        ? sql.query(`SELECT ${columns} FROM tasks ORDER BY id`)
+        : sql.query(`SELECT ${columns} FROM tasks WHERE user_id = $1 ORDER BY id`, [userId]),
+    /** The row with this id, or null. */
+    row: async (id) => (await sql.query(`SELECT ${columns} FROM tasks WHERE id = $1::bigint`, [String(id)]))[0] ?? null,
+    count: async (userId) => {
+      const [row] =
+        userId === undefined
+          ? await sql.query('SELECT count(*)::int AS n FROM tasks')
+          : await sql.query('SELECT count(*)::int AS n FROM tasks WHERE user_id = $1', [userId]);
+      return row.n;
+    },
+  };
+}
+
+/** Runs `fn` and reports how many requests the stack's SQL endpoint got meanwhile. */
+export async function sqlDelta(stack, fn) {
+  const before = stack.stats.sql;
+  const result = await fn();
+  return { result, calls: stack.stats.sql - before };
+}
+
+/**
+ * A stand-in for Neon's SQL endpoint on loopback. Every request is recorded in
+ * `requests` ({ headers, text, json }) and answered by `double.respond(request)`, which
+ * a test may replace at any time. It returns one of:
+ *   'forward'                          → relayed to `forwardTo` and its answer returned
+ *   { forward: true, delayMs, ... }    → relayed, answered after delayMs (status/body override the answer)
+ *   { status, body, headers, delayMs } → this answer (body: string, or a value sent as JSON)
+ *   'hang'                             → never answered
+ *   'reset'                            → the connection is destroyed without an answer
+ * Default: 'forward' when `forwardTo` is given, else a 500.
+ */
+export async function startSqlDouble({ forwardTo } = {}) {
+  const sockets = new Set();
+  const timers = new Set();
+  const later = (ms) =>
+    new Promise((resolve) => {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        resolve();
+      }, ms);
+      timers.add(t);
+    });
+  const double = {
+    url: '',
+    requests: [],
+    get hits() {
+      return double.requests.length;
+    },
+    respond: () => (forwardTo ? 'forward' : { status: 500, body: { message: 'double: no answer configured' } }),
+    close: null,
+  };
+  async function relay(request) {
+    const headers = Object.fromEntries(
+      Object.entries(request.headers).filter(([k]) => k.startsWith('neon-') || k === 'content-type'),
+    );
+    const res = await fetch(forwardTo, { method: 'POST', headers, body: request.text });
+    return { status: res.status, body: await res.text(), headers: { 'content-type': res.headers.get('content-type') ?? 'application/json' } };
+  }
+  const server = http.createServer(async (req, res) => {
+    const chunks = [];
+    for await (const chunk of req) chunks.push(chunk);
+    const text = Buffer.concat(chunks).toString('utf8');
+    let json;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    const request = { method: req.method, headers: req.headers, text, json };
+    double.requests.push(request);
+    try {
+      let reply = await double.respond(request);
+      if (reply === 'hang') return;
+      if (reply === 'reset') {
+        req.socket.destroy();
+        return;
+      }
+      if (reply === 'forward') reply = { forward: true };
+      let answer;
+      if (reply.forward) {
+        const relayed = await relay(request);
+        answer = { ...relayed, ...Object.fromEntries(Object.entries(reply).filter(([k]) => ['status', 'body', 'headers'].includes(k))) };
+      } else {
+        answer = reply;
+      }
+      if (reply.delayMs) await later(reply.delayMs);
+      if (res.destroyed || res.writableEnded) return;
+      const body = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body ?? null);
+      res.writeHead(answer.status ?? 200, { 'content-type': 'application/json', ...answer.headers });
+      res.end(body);
+    } catch (err) {
+      if (!res.headersSent) {
+        res.writeHead(599, { 'content-type': 'text/plain' });
+        res.end(`double failed: ${err?.message ?? err}`);
+      }
+    }
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  double.url = `http://127.0.0.1:${server.address().port}/sql`;
+  double.close = () =>
+    new Promise((resolve) => {
+      for (const t of timers) clearTimeout(t);
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    });
+  return double;
+}
+
+/** A loopback URL where nothing listens (a port that was just free). */
+export async function closedPortUrl(pathname = '/sql') {
+  const server = http.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return `http://127.0.0.1:${port}${pathname}`;
+}
+
+/**
+ * One HTTP/1.1 request to the worker over a raw socket, written in a single write.
+ * For bodies the worker refuses before reading them (413): workerd then closes the
+ * connection with the body unread, which resets a client still sending — fetch
+ * reports that as a failure and loses the answer, while this reads whatever answer
+ * arrived before the reset. `chunked: true` sends the body with chunked transfer
+ * encoding (no Content-Length). Returns { status, headers, text, body }.
+ */
+export async function rawHttp(worker, { method = 'GET', path: target, headers = {}, body = '', chunked = false }) {
+  const net = await import('node:net');
+  const entry = await worker.mf.ready;
+  const payload = Buffer.from(body);
+  const lines = [`${method} ${target} HTTP/1.1`, `Host: ${entry.host}`, 'Connection: close'];
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  let wire;
+  if (chunked) {
+    lines.push('Transfer-Encoding: chunked');
+    const parts = [];
+    for (let at = 0; at < payload.length; at += 4096) {
+      const piece = payload.subarray(at, at + 4096);
+      parts.push(Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n'));
+    }
+    parts.push(Buffer.from('0\r\n\r\n'));
+    wire = Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), ...parts]);
+  } else {
+    lines.push(`Content-Length: ${payload.length}`);
+    wire = Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), payload]);
+  }
+  const received = await new Promise((resolve, reject) => {
+    const chunks = [];
+    const socket = net.connect(Number(entry.port), entry.hostname, () => socket.write(wire, () => {}));
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('rawHttp: no complete answer within 15 s'));
+    }, 15_000);
+    socket.on('data', (chunk) => chunks.push(chunk));
+    const done = () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks));
+    };
+    socket.on('end', done);
+    // A reset after the answer arrived is expected (see above); the answer is kept.
+    socket.on('error', done);
+    socket.on('close', done);
+  });
+  const split = received.indexOf('\r\n\r\n');
+  if (split === -1) throw new Error(`rawHttp: no HTTP answer (${received.length} bytes received)`);
+  const [statusLine, ...headerLines] = received.subarray(0, split).toString('latin1').split('\r\n');
+  const status = Number(statusLine.split(' ')[1]);
+  const responseHeaders = new Headers();
+  for (const line of headerLines) {
+    const colon = line.indexOf(':');
+    responseHeaders.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+  }
+  let rest = received.subarray(split + 4);
+  if (/chunked/i.test(responseHeaders.get('transfer-encoding') ?? '')) {
+    const pieces = [];
+    for (;;) {
+      const eol = rest.indexOf('\r\n');
+      if (eol === -1) break;
+      const size = parseInt(rest.subarray(0, eol).toString('latin1'), 16);
+      if (!size) break;
+      pieces.push(rest.subarray(eol + 2, eol + 2 + size));
+      rest = rest.subarray(eol + 2 + size + 2);
+    }
+    rest = Buffer.concat(pieces);
+  } else if (responseHeaders.has('content-length')) {
+    rest = rest.subarray(0, Number(responseHeaders.get('content-length')));
+  }
+  const text = rest.toString('utf8');
+  let parsed = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    parsed = null;
+  }
+  return { status, headers: responseHeaders, text, body: parsed };
 }

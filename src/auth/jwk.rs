@@ -35,6 +35,9 @@ pub struct Jwk {
     material: Material,
     /// Algorithms (within the allowlist) this key may verify.
     serves: Vec<Algorithm>,
+    /// The key material as JSON, computed once: it keys the per-isolate cache of
+    /// imported `CryptoKey`s, so a refresh returning the same key re-imports nothing.
+    fingerprint: String,
 }
 
 #[derive(Deserialize)]
@@ -115,11 +118,17 @@ impl Jwk {
             .filter(|alg| material.fits(*alg))
             .filter(|alg| wire.alg.as_deref().is_none_or(|a| a == alg.jose_name()))
             .collect();
-        (!serves.is_empty()).then_some(Jwk {
+        if serves.is_empty() {
+            return None;
+        }
+        let mut jwk = Jwk {
             kid: wire.kid,
             material,
             serves,
-        })
+            fingerprint: String::new(),
+        };
+        jwk.fingerprint = jwk.import_jwk().to_string();
+        Some(jwk)
     }
 
     pub fn serves(&self, alg: Algorithm) -> bool {
@@ -142,10 +151,8 @@ impl Jwk {
         }
     }
 
-    /// Identifies the key material, so an imported `CryptoKey` can be reused across
-    /// JWKS refreshes that return the same key.
-    pub fn fingerprint(&self) -> String {
-        self.import_jwk().to_string()
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 }
 

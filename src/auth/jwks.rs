@@ -48,6 +48,8 @@ pub enum Plan {
 pub struct JwksCache {
     set: Option<Rc<KeySet>>,
     last_attempt: Option<f64>,
+    /// Why the latest fetch failed, until one succeeds (for the 503's log line).
+    last_error: Option<String>,
 }
 
 /// Freshness lifetime from a `Cache-Control` header value.
@@ -89,7 +91,16 @@ impl JwksCache {
         self.last_attempt = Some(now);
     }
 
+    pub fn fetch_failed(&mut self, reason: String) {
+        self.last_error = Some(reason);
+    }
+
+    pub fn last_error(&self) -> Option<&str> {
+        self.last_error.as_deref()
+    }
+
     pub fn fetched(&mut self, now: f64, keys: Vec<Jwk>, cache_control: Option<&str>) {
+        self.last_error = None;
         let fresh_until = now + freshness_ms(cache_control);
         self.set = Some(Rc::new(KeySet {
             keys,

@@ -1,11 +1,11 @@
 //! `authenticate`: the verification pipeline inside workerd, with the per-isolate
 //! caches it needs (JWKS, imported `CryptoKey`s, one in-flight fetch).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::time::Duration;
 
-use futures_util::future::{select, Either, FutureExt, LocalBoxFuture, Shared};
+use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use url::Url;
 use web_sys::CryptoKey;
@@ -21,15 +21,14 @@ use super::{webcrypto, AuthError, UserScope};
 use crate::config::{Algorithm, AuthConfig};
 use crate::error::ApiError;
 
-type SharedFetch = Shared<LocalBoxFuture<'static, Result<(), String>>>;
-
 /// Imported keys kept per isolate. Bounded so a JWKS that keeps changing cannot grow
 /// the isolate's memory without limit.
 const MAX_IMPORTED_KEYS: usize = 32;
 
 thread_local! {
     static JWKS: RefCell<JwksCache> = RefCell::new(JwksCache::default());
-    static IN_FLIGHT: RefCell<Option<SharedFetch>> = const { RefCell::new(None) };
+    /// When the in-flight JWKS fetch started, if one is running.
+    static FETCH_STARTED: Cell<Option<f64>> = const { Cell::new(None) };
     static IMPORTED: RefCell<HashMap<(String, Algorithm), CryptoKey>> = RefCell::new(HashMap::new());
     static HMAC_KEY: RefCell<Option<CryptoKey>> = const { RefCell::new(None) };
 }
@@ -123,8 +122,12 @@ async fn jwks_key(
 }
 
 async fn imported(jwk: &Jwk, alg: Algorithm) -> Result<CryptoKey, ApiError> {
-    let id = (jwk.fingerprint(), alg);
-    if let Some(key) = IMPORTED.with(|m| m.borrow().get(&id).cloned()) {
+    let cached = IMPORTED.with(|m| {
+        m.borrow()
+            .get(&(jwk.fingerprint().to_string(), alg))
+            .cloned()
+    });
+    if let Some(key) = cached {
         return Ok(key);
     }
     // An import failure means the issuer published a key WebCrypto rejects; the
@@ -137,41 +140,69 @@ async fn imported(jwk: &Jwk, alg: Algorithm) -> Result<CryptoKey, ApiError> {
         if m.len() >= MAX_IMPORTED_KEYS {
             m.clear();
         }
-        m.insert(id, key.clone());
+        m.insert((jwk.fingerprint().to_string(), alg), key.clone());
     });
     Ok(key)
 }
 
-/// Fetches the JWKS into the cache. Concurrent callers share one fetch.
+/// Fetches the JWKS into the cache; concurrent callers share one fetch.
+///
+/// Joiners do not await the fetching request's future: workerd ties I/O to the
+/// request that started it, and a request whose only pending work belongs to another
+/// request is cancelled as hung. They wait on timers of their own instead and read
+/// the outcome from the cache.
 async fn refresh(url: &Url, allowed: &[Algorithm]) -> Result<(), String> {
-    let shared = IN_FLIGHT.with(|slot| {
-        let mut slot = slot.borrow_mut();
-        if let Some(fetch) = slot.as_ref() {
-            return fetch.clone();
+    let now = now_ms();
+    if let Some(since) = FETCH_STARTED.get() {
+        if now - since < JOIN_DEADLINE_MS {
+            return wait_for_fetch(since).await;
         }
-        JWKS.with(|c| c.borrow_mut().attempt_started(now_ms()));
-        let url = url.clone();
-        let allowed = allowed.to_vec();
-        let fetch = async move {
-            let outcome = fetch_jwks(&url).await.and_then(|(body, cache_control)| {
-                let keys =
-                    parse_jwks(&body, &allowed).map_err(|_| "JWKS is not a JWK Set".to_string())?;
-                Ok((keys, cache_control))
-            });
-            IN_FLIGHT.with(|slot| *slot.borrow_mut() = None);
-            let (keys, cache_control) = outcome?;
-            JWKS.with(|c| {
-                c.borrow_mut()
-                    .fetched(now_ms(), keys, cache_control.as_deref())
-            });
-            Ok(())
-        }
-        .boxed_local()
-        .shared();
-        *slot = Some(fetch.clone());
-        fetch
+        // The fetching request vanished without clearing its mark: fetch anew.
+    }
+    FETCH_STARTED.set(Some(now));
+    let _clear = ClearOnDrop(now);
+    JWKS.with(|c| c.borrow_mut().attempt_started(now));
+    let outcome = fetch_jwks(url).await.and_then(|(body, cache_control)| {
+        let keys = parse_jwks(&body, allowed).map_err(|_| "JWKS is not a JWK Set".to_string())?;
+        Ok((keys, cache_control))
     });
-    shared.await
+    JWKS.with(|c| {
+        let mut cache = c.borrow_mut();
+        match &outcome {
+            Ok((keys, cache_control)) => {
+                cache.fetched(now_ms(), keys.clone(), cache_control.as_deref())
+            }
+            Err(reason) => cache.fetch_failed(reason.clone()),
+        }
+    });
+    outcome.map(|_| ())
+}
+
+/// How long a joiner waits for someone else's fetch: its deadline plus slack.
+const JOIN_DEADLINE_MS: f64 = FETCH_TIMEOUT_MS as f64 + 1000.0;
+const JOIN_POLL: Duration = Duration::from_millis(2);
+
+async fn wait_for_fetch(since: f64) -> Result<(), String> {
+    while FETCH_STARTED.get() == Some(since) && now_ms() - since < JOIN_DEADLINE_MS {
+        Delay::from(JOIN_POLL).await;
+    }
+    JWKS.with(|c| {
+        c.borrow()
+            .last_error()
+            .map_or(Ok(()), |e| Err(e.to_string()))
+    })
+}
+
+/// Clears the in-flight mark when the fetching request finishes or is cancelled
+/// (its future dropped), so a vanished fetch never blocks the next one.
+struct ClearOnDrop(f64);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        if FETCH_STARTED.get() == Some(self.0) {
+            FETCH_STARTED.set(None);
+        }
+    }
 }
 
 /// GET the JWKS: no redirects (a JWKS URL that redirects could be steered to keys of
