@@ -71,7 +71,9 @@ describe('routing', () => {
     const res = await worker.fetch('/api/tasks', {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${'x'.repeat(32 * 1024)}` },
-      body: 'x'.repeat(5 * 1024 * 1024),
+      // Refused before the body is read; a body that fits the loopback socket buffers
+      // keeps the client from seeing a reset while it is still writing.
+      body: 'x'.repeat(200 * 1024),
     });
     await expectProblem(res, 401);
     const odd = await worker.fetch('/api/%00%ff/tasks/%2e%2e');
