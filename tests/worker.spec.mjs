@@ -68,12 +68,12 @@ describe('routing', () => {
 
   it('survives hostile input without crashing', async () => {
     // workerd itself caps header size; 32 KiB stays under that and over our 8 KiB.
+    // (Oversized bodies are covered by the task suites, behind a valid token: a body
+    // sent with a refused token is never read, and the client may see a reset.)
     const res = await worker.fetch('/api/tasks', {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${'x'.repeat(32 * 1024)}` },
-      // Refused before the body is read; a body that fits the loopback socket buffers
-      // keeps the client from seeing a reset while it is still writing.
-      body: 'x'.repeat(200 * 1024),
+      body: '{}',
     });
     await expectProblem(res, 401);
     const odd = await worker.fetch('/api/%00%ff/tasks/%2e%2e');
@@ -84,13 +84,14 @@ describe('routing', () => {
 
 describe('request log', () => {
   it('writes one JSON line per request with the route pattern, never secrets', async () => {
-    const before = worker.requestLog().length;
     await worker.fetch('/api/u-123/tasks/42?q=secret-query', {
       method: 'DELETE',
       headers: { 'cf-ray': '8f00ray-LHR', authorization: 'Bearer not.a.token' },
     });
-    await expect.poll(() => worker.requestLog().length).toBeGreaterThan(before);
-    const entry = worker.requestLog().at(-1);
+    // Log lines arrive asynchronously from workerd's stdout: find ours by its ray id.
+    const ours = () => worker.requestLog().find((e) => e.cf_ray === '8f00ray-LHR');
+    await expect.poll(ours).toBeTruthy();
+    const entry = ours();
     expect(entry).toMatchObject({
       method: 'DELETE',
       route: '/api/{user_id}/tasks/{id}',
