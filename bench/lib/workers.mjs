@@ -1,0 +1,109 @@
+// The two workers under test, each in its own Miniflare instance, i.e. its own
+// workerd process, reached through its own direct socket (no Miniflare entry worker
+// in front of it), with the PID of that workerd for CPU accounting.
+
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { Miniflare } from 'miniflare';
+import { childPids } from './proc.mjs';
+
+export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+const BUILD_DIR = path.join(ROOT, 'build');
+export const PEER_SOURCE = path.join(ROOT, 'bench', 'peer', 'worker.mjs');
+export const PEER_BUNDLE = path.join(ROOT, 'bench', 'results', '.build', 'peer.mjs');
+
+/** compatibility_date from wrangler.toml, as the test harness reads it. */
+export function compatibilityDate() {
+  const toml = fs.readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8');
+  const match = toml.match(/^compatibility_date\s*=\s*"([^"]+)"/m);
+  if (!match) throw new Error('compatibility_date not found in wrangler.toml');
+  return match[1];
+}
+
+/** Bundles the peer worker with esbuild, as wrangler would for a Workers project. */
+export function buildPeer() {
+  fs.mkdirSync(path.dirname(PEER_BUNDLE), { recursive: true });
+  execFileSync(
+    path.join(ROOT, 'node_modules', '.bin', 'esbuild'),
+    [
+      PEER_SOURCE,
+      '--bundle',
+      '--format=esm',
+      '--platform=neutral',
+      '--main-fields=browser,module,main',
+      '--conditions=worker,browser',
+      '--log-level=warning',
+      `--outfile=${PEER_BUNDLE}`,
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  const bytes = fs.readFileSync(PEER_BUNDLE);
+  return { rawBytes: bytes.length, gzipBytes: gzipSync(bytes).length };
+}
+
+const SCRIPTS = {
+  ours: {
+    modules: true,
+    scriptPath: path.join(BUILD_DIR, 'index.js'),
+    // workerd refuses modules outside the root; the wasm sits next to index.js.
+    modulesRoot: BUILD_DIR,
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+  },
+  peer: {
+    modules: true,
+    scriptPath: PEER_BUNDLE,
+    modulesRoot: path.dirname(PEER_BUNDLE),
+  },
+};
+
+/**
+ * Starts `kind` ('ours' | 'peer') in a fresh Miniflare instance with `bindings`.
+ * Instances must be started one at a time: the new workerd is found as the child
+ * process that was not there before.
+ * @returns {Promise<{ kind: string, url: URL, pid: number, startupMs: number, logLines(): string[], close(): Promise<void> }>}
+ */
+export async function startWorker(kind, bindings) {
+  const before = new Set(childPids(process.pid, 'workerd'));
+  const recent = [];
+  const t0 = process.hrtime.bigint();
+  const mf = new Miniflare({
+    ...SCRIPTS[kind],
+    compatibilityDate: compatibilityDate(),
+    bindings,
+    unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
+    // The Rust worker writes one log line per request; keep only the last few (for
+    // error reports) and never let the pipe fill up.
+    handleRuntimeStdio(stdout, stderr) {
+      for (const stream of [stdout, stderr]) {
+        stream.setEncoding('utf8');
+        stream.on('data', (chunk) => {
+          recent.push(chunk);
+          if (recent.length > 20) recent.shift();
+        });
+      }
+    },
+  });
+  let url;
+  try {
+    url = await mf.unsafeGetDirectURL();
+  } catch (err) {
+    await mf.dispose().catch(() => {});
+    throw err;
+  }
+  const startupMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const pids = childPids(process.pid, 'workerd').filter((pid) => !before.has(pid));
+  if (pids.length !== 1) {
+    await mf.dispose().catch(() => {});
+    throw new Error(`expected one new workerd process for ${kind}, found ${pids.length}`);
+  }
+  return {
+    kind,
+    url,
+    pid: pids[0],
+    startupMs,
+    logLines: () => recent.join('').split('\n').slice(-20),
+    close: () => mf.dispose(),
+  };
+}

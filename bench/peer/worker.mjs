@@ -1,0 +1,93 @@
+// The PEER of the benchmark: the same /health, /api/me and task list as the Rust
+// worker, written the way a Workers user typically would in JavaScript — `jose` for
+// the JWT (a remote JWKS created once per isolate, or the HS256 secret) and Neon's
+// own driver `@neondatabase/serverless` for the one SQL statement.
+//
+// bench/run.mjs bundles this with esbuild and loads it into its own Miniflare
+// instance. It only has to answer these routes like the Rust worker does (status
+// codes and response shape); it is not a second implementation of the whole API.
+
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { neon, neonConfig } from '@neondatabase/serverless';
+
+const ALGORITHMS = ['EdDSA', 'ES256', 'ES512', 'RS256', 'PS256'];
+const LIST_SQL =
+  'SELECT id, user_id, title, description, completed, created_at, updated_at FROM tasks ' +
+  'WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2';
+
+// Per isolate: the JWKS cache lives inside the function createRemoteJWKSet returns.
+let setup = null;
+
+function init(env) {
+  if (setup) return setup;
+  if (env.NEON_SQL_ENDPOINT) neonConfig.fetchEndpoint = env.NEON_SQL_ENDPOINT;
+  const jwks = env.AUTH_JWKS_URL ? createRemoteJWKSet(new URL(env.AUTH_JWKS_URL)) : null;
+  const secret = env.AUTH_JWT_SECRET ? new TextEncoder().encode(env.AUTH_JWT_SECRET) : null;
+  setup = {
+    sql: neon(env.DATABASE_URL),
+    key: (header, token) => (header.alg === 'HS256' ? secret : jwks(header, token)),
+    options: {
+      issuer: env.AUTH_ISSUER,
+      audience: env.AUTH_AUDIENCE,
+      algorithms: [...(jwks ? ALGORITHMS : []), ...(secret ? ['HS256'] : [])],
+      clockTolerance: 30,
+    },
+  };
+  return setup;
+}
+
+function problem(status, title, headers = {}) {
+  return new Response(JSON.stringify({ type: 'about:blank', title, status, detail: title }), {
+    status,
+    headers: { 'content-type': 'application/problem+json', ...headers },
+  });
+}
+
+async function authenticate(request, { key, options }) {
+  const match = /^Bearer ([^\s]+)$/i.exec(request.headers.get('authorization') ?? '');
+  if (!match) return { error: problem(401, 'Unauthorized', { 'www-authenticate': 'Bearer realm="api"' }) };
+  try {
+    const { payload } = await jwtVerify(match[1], key, options);
+    if (typeof payload.sub !== 'string' || payload.sub === '') throw new Error('no sub');
+    return { claims: payload };
+  } catch {
+    return {
+      error: problem(401, 'Unauthorized', {
+        'www-authenticate': 'Bearer realm="api", error="invalid_token", error_description="The token is invalid"',
+      }),
+    };
+  }
+}
+
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    if (url.pathname === '/health' && request.method === 'GET') return Response.json({ status: 'ok' });
+
+    const isMe = url.pathname === '/api/me';
+    const isList = url.pathname === '/api/tasks';
+    if (!isMe && !isList) return problem(404, 'Not Found');
+    if (request.method !== 'GET') return problem(405, 'Method Not Allowed', { allow: 'GET' });
+
+    const app = init(env);
+    const { claims, error } = await authenticate(request, app);
+    if (error) return error;
+
+    if (isMe) {
+      const me = { user_id: claims.sub };
+      if (typeof claims.email === 'string') me.email = claims.email;
+      if (typeof claims.name === 'string') me.name = claims.name;
+      return Response.json(me);
+    }
+
+    const limit = Number(url.searchParams.get('limit') ?? 50);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) return problem(422, 'Unprocessable Content');
+    try {
+      const rows = await app.sql.query(LIST_SQL, [claims.sub, limit]);
+      // bigint ids come back as strings from the driver; the API's ids are numbers.
+      return Response.json(rows.map((row) => ({ ...row, id: Number(row.id) })));
+    } catch {
+      return problem(503, 'Service Unavailable', { 'retry-after': '1' });
+    }
+  },
+};
