@@ -18,6 +18,10 @@ pub const MAX_SEARCH_CHARS: usize = 200;
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 100;
 
+/// Postgres text cannot hold U+0000; refusing it here names the field and saves the
+/// round trip that would end in a database error.
+const NUL_MESSAGE: &str = "must not contain the NUL character (U+0000)";
+
 /// Fields a client may send. Server-owned ones are named so the error can say why.
 const WRITABLE: [&str; 3] = ["title", "description", "completed"];
 const SERVER_OWNED: [&str; 4] = ["id", "user_id", "created_at", "updated_at"];
@@ -98,7 +102,9 @@ impl Fields {
             None => None,
             Some(Json::String(s)) => {
                 let trimmed = s.trim();
-                if trimmed.is_empty() {
+                if trimmed.contains('\0') {
+                    self.fail("title", NUL_MESSAGE)
+                } else if trimmed.is_empty() {
                     self.fail("title", "must not be empty")
                 } else if trimmed.chars().count() > MAX_TITLE_CHARS {
                     self.fail(
@@ -119,6 +125,7 @@ impl Fields {
             None if required => self.fail("description", "is required (use null for none)"),
             None => None,
             Some(Json::Null) => Some(None),
+            Some(Json::String(s)) if s.contains('\0') => self.fail("description", NUL_MESSAGE),
             Some(Json::String(s)) if s.chars().count() > MAX_DESCRIPTION_CHARS => self.fail(
                 "description",
                 &format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
@@ -334,6 +341,10 @@ pub fn list_query(query_string: Option<&str>) -> Result<ListQuery, ApiError> {
         }
     };
     let search = match q {
+        Some(q) if q.contains('\0') => {
+            errors.push(FieldError::new("q", NUL_MESSAGE));
+            None
+        }
         Some(q) if q.chars().count() > MAX_SEARCH_CHARS => {
             errors.push(FieldError::new(
                 "q",
@@ -482,6 +493,19 @@ mod tests {
             fields(new_task(obj(json!({"title": " \t\n "}))).unwrap_err()),
             vec!["title"]
         );
+    }
+
+    #[test]
+    fn nul_characters_are_refused_by_name() {
+        assert_eq!(
+            fields(new_task(obj(json!({"title": "a\u{0}b"}))).unwrap_err()),
+            vec!["title"]
+        );
+        assert_eq!(
+            fields(new_task(obj(json!({"title": "t", "description": "\u{0}"}))).unwrap_err()),
+            vec!["description"]
+        );
+        assert_eq!(fields(list_query(Some("q=a%00")).unwrap_err()), vec!["q"]);
     }
 
     #[test]

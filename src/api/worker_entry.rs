@@ -56,7 +56,8 @@ fn load_state(env: &Env) -> Result<Rc<AppState>, ApiError> {
 
 pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
     let started = js_sys::Date::now();
-    let method = req.method().to_string();
+    // The raw method: worker's `Method` maps every unknown method to GET.
+    let method = req.inner().method();
     let path = req.path();
     let origin = req.headers().get("origin").ok().flatten();
     let ray = req.headers().get("cf-ray").ok().flatten();
@@ -161,7 +162,8 @@ async fn protected(
     let found = |task: Option<_>| task.map(|t| Reply::json(200, &t)).ok_or(ApiError::NotFound);
     match op {
         TaskOp::List => {
-            let query = input::list_query(req.url().ok().as_ref().and_then(|u| u.query()))?;
+            let url = req.inner().url();
+            let query = input::list_query(query_of(&url))?;
             let (tasks, more) = store.list(user, &query).await?;
             let mut reply = Reply::json(200, &tasks);
             if let (true, Some(last)) = (more, tasks.last()) {
@@ -202,6 +204,12 @@ async fn protected(
             false => Err(ApiError::NotFound),
         },
     }
+}
+
+/// The query string of a serialized URL, without parsing the whole URL again.
+fn query_of(url: &str) -> Option<&str> {
+    let without_fragment = url.split_once('#').map_or(url, |(u, _)| u);
+    without_fragment.split_once('?').map(|(_, q)| q)
 }
 
 fn me(user: &UserScope) -> Reply {

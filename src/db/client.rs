@@ -82,6 +82,21 @@ impl NeonClient {
     }
 
     async fn attempt(&self, body: &Body<'_>, access: Access) -> Result<Vec<u8>, Failure> {
+        let started = js_sys::Date::now();
+        self.attempt_once(body, access).await.map_err(|failure| {
+            // reqwest cannot always tell its own deadline from other aborts in
+            // workerd, so an attempt that ran to the deadline counts as a timeout:
+            // not retried, as the endpoint is slow rather than flaky.
+            let elapsed = js_sys::Date::now() - started;
+            if elapsed >= ATTEMPT_TIMEOUT.as_millis() as f64 * 0.95 {
+                Failure::Final(DbError::Unavailable("SQL endpoint timed out".into()))
+            } else {
+                failure
+            }
+        })
+    }
+
+    async fn attempt_once(&self, body: &Body<'_>, access: Access) -> Result<Vec<u8>, Failure> {
         let mut request = self
             .http
             .post(self.endpoint.clone())

@@ -350,6 +350,9 @@ fn decode_bytea_hex(text: &str) -> Option<Vec<u8>> {
 /// precision that keyset cursors need. The session time zone may be anything; the
 /// offset in the text is applied. Infinite and BC values are refused.
 pub fn timestamptz_to_rfc3339(text: &str) -> Option<String> {
+    if let Some(utc) = utc_fast_path(text) {
+        return Some(utc);
+    }
     let (date, rest) = text.split_once(' ')?;
     let mut date_parts = date.splitn(3, '-');
     let year: i64 = date_parts.next()?.parse().ok()?;
@@ -397,6 +400,49 @@ pub fn timestamptz_to_rfc3339(text: &str) -> Option<String> {
         secs % 3600 / 60,
         secs % 60
     ))
+}
+
+/// The common case, a UTC session (Neon's default): `YYYY-MM-DD HH:MM:SS[.f]+00` only
+/// needs its separators rewritten. Anything else takes the general path.
+fn utc_fast_path(text: &str) -> Option<String> {
+    let body = text.strip_suffix("+00")?;
+    let bytes = body.as_bytes();
+    let shape_ok = bytes.len() >= 19
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes[10] == b' '
+        && bytes[13] == b':'
+        && bytes[16] == b':'
+        && [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+            .iter()
+            .all(|&i| bytes[i].is_ascii_digit());
+    if !shape_ok {
+        return None;
+    }
+    let fraction = match &body[19..] {
+        "" => "",
+        f if f.len() >= 2
+            && f.len() <= 7
+            && f.starts_with('.')
+            && f[1..].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            &f[1..]
+        }
+        _ => return None,
+    };
+    let (month, day) = (&body[5..7], &body[8..10]);
+    let (hour, minute, second) = (&body[11..13], &body[14..16], &body[17..19]);
+    let in_range = |v: &str, lo: u8, hi: u8| v.parse::<u8>().is_ok_and(|n| (lo..=hi).contains(&n));
+    if !(in_range(month, 1, 12)
+        && in_range(day, 1, 31)
+        && in_range(hour, 0, 23)
+        && in_range(minute, 0, 59)
+        && in_range(second, 0, 59))
+        || &body[..4] == "0000"
+    {
+        return None;
+    }
+    Some(format!("{}T{}.{fraction:0<6}Z", &body[..10], &body[11..19]))
 }
 
 // Proleptic Gregorian day counts (the well-known algorithm by Howard Hinnant).
