@@ -59,35 +59,53 @@ async function authenticate(request, { key, options }) {
   }
 }
 
+// SPEC §4 asks every implementation of this API for one structured log line per
+// request; the peer writes the same line as the Rust worker so both pay for it.
 export default {
   async fetch(request, env) {
-    const url = new URL(request.url);
-    if (url.pathname === '/health' && request.method === 'GET') return Response.json({ status: 'ok' });
-
-    const isMe = url.pathname === '/api/me';
-    const isList = url.pathname === '/api/tasks';
-    if (!isMe && !isList) return problem(404, 'Not Found');
-    if (request.method !== 'GET') return problem(405, 'Method Not Allowed', { allow: 'GET' });
-
-    const app = init(env);
-    const { claims, error } = await authenticate(request, app);
-    if (error) return error;
-
-    if (isMe) {
-      const me = { user_id: claims.sub };
-      if (typeof claims.email === 'string') me.email = claims.email;
-      if (typeof claims.name === 'string') me.name = claims.name;
-      return Response.json(me);
-    }
-
-    const limit = Number(url.searchParams.get('limit') ?? 50);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100) return problem(422, 'Unprocessable Content');
-    try {
-      const rows = await app.sql.query(LIST_SQL, [claims.sub, limit]);
-      // bigint ids come back as strings from the driver; the API's ids are numbers.
-      return Response.json(rows.map((row) => ({ ...row, id: Number(row.id) })));
-    } catch {
-      return problem(503, 'Service Unavailable', { 'retry-after': '1' });
-    }
+    const started = Date.now();
+    const response = await handle(request, env);
+    console.log(
+      JSON.stringify({
+        method: request.method,
+        route: new URL(request.url).pathname,
+        status: response.status,
+        duration_ms: Date.now() - started,
+        cf_ray: request.headers.get('cf-ray'),
+        reason: response.status === 401 || response.status >= 500 ? 'refused' : null,
+      }),
+    );
+    return response;
   },
 };
+
+async function handle(request, env) {
+  const url = new URL(request.url);
+  if (url.pathname === '/health' && request.method === 'GET') return Response.json({ status: 'ok' });
+
+  const isMe = url.pathname === '/api/me';
+  const isList = url.pathname === '/api/tasks';
+  if (!isMe && !isList) return problem(404, 'Not Found');
+  if (request.method !== 'GET') return problem(405, 'Method Not Allowed', { allow: 'GET' });
+
+  const app = init(env);
+  const { claims, error } = await authenticate(request, app);
+  if (error) return error;
+
+  if (isMe) {
+    const me = { user_id: claims.sub };
+    if (typeof claims.email === 'string') me.email = claims.email;
+    if (typeof claims.name === 'string') me.name = claims.name;
+    return Response.json(me);
+  }
+
+  const limit = Number(url.searchParams.get('limit') ?? 50);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) return problem(422, 'Unprocessable Content');
+  try {
+    const rows = await app.sql.query(LIST_SQL, [claims.sub, limit]);
+    // bigint ids come back as strings from the driver; the API's ids are numbers.
+    return Response.json(rows.map((row) => ({ ...row, id: Number(row.id) })));
+  } catch {
+    return problem(503, 'Service Unavailable', { 'retry-after': '1' });
+  }
+}

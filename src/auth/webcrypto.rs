@@ -12,12 +12,22 @@ use web_sys::{CryptoKey, SubtleCrypto, WorkerGlobalScope};
 
 use crate::config::Algorithm;
 
+thread_local! {
+    // Looked up once per isolate: three crossings into JS per verify otherwise.
+    static SUBTLE: RefCell<Option<SubtleCrypto>> = const { RefCell::new(None) };
+}
+
 fn subtle() -> Result<SubtleCrypto, JsValue> {
+    if let Some(subtle) = SUBTLE.with(|s| s.borrow().clone()) {
+        return Ok(subtle);
+    }
     // Workers have no `window`; `crypto` hangs off the global scope.
-    Ok(js_sys::global()
+    let subtle = js_sys::global()
         .unchecked_into::<WorkerGlobalScope>()
         .crypto()?
-        .subtle())
+        .subtle();
+    SUBTLE.with(|s| *s.borrow_mut() = Some(subtle.clone()));
+    Ok(subtle)
 }
 
 fn import_params(alg: Algorithm) -> &'static str {

@@ -121,71 +121,63 @@ pub struct QueryResult {
 }
 
 impl QueryResult {
-    pub fn rows(&self) -> impl Iterator<Item = Row<'_>> {
-        self.rows.iter().map(move |values| Row {
-            columns: &self.columns,
-            values,
-        })
+    /// Position of a column; rows are then decoded by index.
+    pub fn column(&self, name: &str) -> Result<usize, DecodeError> {
+        self.columns
+            .iter()
+            .position(|c| c.name == name)
+            .ok_or_else(|| DecodeError(format!("no column {name}")))
     }
-}
-
-/// A row with typed access by column name. A missing column or a type mismatch is a
-/// bug in our SQL (or a migration out of step), reported as a `DecodeError`.
-#[derive(Debug, Clone, Copy)]
-pub struct Row<'a> {
-    columns: &'a [Column],
-    values: &'a [Value],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeError(pub String);
 
-impl<'a> Row<'a> {
-    pub fn get(&self, name: &str) -> Result<&'a Value, DecodeError> {
-        self.columns
-            .iter()
-            .position(|c| c.name == name)
-            .and_then(|i| self.values.get(i))
-            .ok_or_else(|| DecodeError(format!("no column {name}")))
+/// Takes one cell out of a row by value, so decoding moves strings instead of
+/// copying them. A type mismatch is a bug in our SQL (or a schema out of step).
+pub fn take(row: &mut [Value], index: usize) -> Value {
+    row.get_mut(index)
+        .map_or(Value::Null, |cell| std::mem::replace(cell, Value::Null))
+}
+
+impl Value {
+    fn mismatch(&self, want: &str) -> DecodeError {
+        DecodeError(format!("expected {want}"))
     }
 
-    fn mismatch(name: &str, want: &str) -> DecodeError {
-        DecodeError(format!("column {name} is not {want}"))
-    }
-
-    pub fn i64(&self, name: &str) -> Result<i64, DecodeError> {
-        match self.get(name)? {
-            Value::Int(v) => Ok(*v),
-            _ => Err(Self::mismatch(name, "an integer")),
+    pub fn into_i64(self) -> Result<i64, DecodeError> {
+        match self {
+            Value::Int(v) => Ok(v),
+            other => Err(other.mismatch("an integer")),
         }
     }
 
-    pub fn bool(&self, name: &str) -> Result<bool, DecodeError> {
-        match self.get(name)? {
-            Value::Bool(v) => Ok(*v),
-            _ => Err(Self::mismatch(name, "a boolean")),
+    pub fn into_bool(self) -> Result<bool, DecodeError> {
+        match self {
+            Value::Bool(v) => Ok(v),
+            other => Err(other.mismatch("a boolean")),
         }
     }
 
-    pub fn text(&self, name: &str) -> Result<&'a str, DecodeError> {
-        match self.get(name)? {
+    pub fn into_text(self) -> Result<String, DecodeError> {
+        match self {
             Value::Text(v) => Ok(v),
-            _ => Err(Self::mismatch(name, "text")),
+            other => Err(other.mismatch("text")),
         }
     }
 
-    pub fn opt_text(&self, name: &str) -> Result<Option<&'a str>, DecodeError> {
-        match self.get(name)? {
+    pub fn into_opt_text(self) -> Result<Option<String>, DecodeError> {
+        match self {
             Value::Null => Ok(None),
             Value::Text(v) => Ok(Some(v)),
-            _ => Err(Self::mismatch(name, "text or null")),
+            other => Err(other.mismatch("text or null")),
         }
     }
 
-    pub fn timestamp(&self, name: &str) -> Result<&'a str, DecodeError> {
-        match self.get(name)? {
+    pub fn into_timestamp(self) -> Result<String, DecodeError> {
+        match self {
             Value::Timestamp(v) => Ok(v),
-            _ => Err(Self::mismatch(name, "a timestamptz")),
+            other => Err(other.mismatch("a timestamptz")),
         }
     }
 }
@@ -502,26 +494,37 @@ mod tests {
                       {"name":"ratio","dataTypeID":701},{"name":"blob","dataTypeID":17}],
             "rows":[["9007199254740993","f","héllo 🌍",null,"2026-11-26 11:08:51.5+00",
                      "{\"a\":[1,2]}","12345678901234567890.000001","-7","0.25","\\xdeadbeef"]]}"#;
-        let result = parse_single(body.as_bytes()).unwrap();
-        let row = result.rows().next().unwrap();
-        assert_eq!(row.i64("id").unwrap(), 9_007_199_254_740_993);
-        assert!(!row.bool("done").unwrap());
-        assert_eq!(row.text("title").unwrap(), "héllo 🌍");
-        assert_eq!(row.opt_text("note").unwrap(), None);
-        assert_eq!(row.timestamp("at").unwrap(), "2026-11-26T11:08:51.500000Z");
-        assert_eq!(row.get("meta").unwrap(), &Value::Json(json!({"a": [1, 2]})));
-        assert_eq!(
-            row.get("price").unwrap(),
-            &Value::Numeric("12345678901234567890.000001".into())
+        let mut result = parse_single(body.as_bytes()).unwrap();
+        let col = |name: &str| result.column(name).unwrap();
+        let (id, done, title, note, at) =
+            (col("id"), col("done"), col("title"), col("note"), col("at"));
+        let (meta, price, small, ratio, blob) = (
+            col("meta"),
+            col("price"),
+            col("small"),
+            col("ratio"),
+            col("blob"),
         );
-        assert_eq!(row.i64("small").unwrap(), -7);
-        assert_eq!(row.get("ratio").unwrap(), &Value::Float(0.25));
+        assert!(result.column("missing").is_err());
+        let row = &mut result.rows[0];
+        assert!(row[title].clone().into_i64().is_err());
+        assert_eq!(take(row, id).into_i64().unwrap(), 9_007_199_254_740_993);
+        assert!(!take(row, done).into_bool().unwrap());
+        assert_eq!(take(row, title).into_text().unwrap(), "héllo 🌍");
+        assert_eq!(take(row, note).into_opt_text().unwrap(), None);
         assert_eq!(
-            row.get("blob").unwrap(),
-            &Value::Bytes(vec![0xde, 0xad, 0xbe, 0xef])
+            take(row, at).into_timestamp().unwrap(),
+            "2026-11-26T11:08:51.500000Z"
         );
-        assert!(row.i64("title").is_err());
-        assert!(row.get("missing").is_err());
+        assert_eq!(take(row, meta), Value::Json(json!({"a": [1, 2]})));
+        assert_eq!(
+            take(row, price),
+            Value::Numeric("12345678901234567890.000001".into())
+        );
+        assert_eq!(take(row, small).into_i64().unwrap(), -7);
+        assert_eq!(take(row, ratio), Value::Float(0.25));
+        assert_eq!(take(row, blob), Value::Bytes(vec![0xde, 0xad, 0xbe, 0xef]));
+        assert_eq!(take(row, id), Value::Null, "a taken cell is empty");
     }
 
     #[test]
