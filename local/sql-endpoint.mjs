@@ -281,7 +281,8 @@ function postgresErrorBody(err) {
   return body;
 }
 
-function sendJson(res, status, body, headers = {}) {
+/** Sends a JSON body (a no-op once the response has started or the socket is gone). */
+export function sendJson(res, status, body, headers = {}) {
   if (res.headersSent || res.destroyed) return;
   const payload = JSON.stringify(body);
   res.writeHead(status, {

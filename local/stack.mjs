@@ -11,7 +11,7 @@ import http from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openBackend } from './backend.mjs';
-import { createSqlEndpoint } from './sql-endpoint.mjs';
+import { createSqlEndpoint, sendJson } from './sql-endpoint.mjs';
 import { createAuth } from './auth.mjs';
 import { applyMigrations, backendExecutor, loadMigrations } from './migrations.mjs';
 
@@ -134,14 +134,4 @@ function closeServer(server) {
     server.closeIdleConnections();
     setTimeout(() => server.closeAllConnections(), 2000).unref();
   });
-}
-
-function sendJson(res, status, body, headers = {}) {
-  const payload = JSON.stringify(body);
-  res.writeHead(status, {
-    'Content-Type': 'application/json',
-    'Content-Length': Buffer.byteLength(payload),
-    ...headers,
-  });
-  res.end(payload);
 }
