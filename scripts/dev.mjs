@@ -27,7 +27,9 @@ function port(name, fallback) {
   return n;
 }
 
-async function waitForHealth(url, child, deadlineMs = 60_000) {
+// `npm run dev` builds before this script runs, so wrangler's own build step is a
+// no-op and the worker is up in seconds; the bound only catches a wrangler that hangs.
+async function waitForHealth(url, child, deadlineMs = 120_000) {
   const started = Date.now();
   while (Date.now() - started < deadlineMs) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}`);
@@ -124,7 +126,12 @@ async function main() {
   wrangler.on('exit', (code) => void stop(code ?? 1));
 
   const workerUrl = `http://${HOST}:${workerPort}`;
-  await waitForHealth(`${workerUrl}/health`, wrangler);
+  try {
+    await waitForHealth(`${workerUrl}/health`, wrangler);
+  } catch (err) {
+    console.error(`dev: ${err?.message ?? err}`);
+    await stop(1);
+  }
   printFlow(stack.url, workerUrl);
 }
 
