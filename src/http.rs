@@ -49,18 +49,18 @@ impl From<&ApiError> for Reply {
 
 #[cfg(target_arch = "wasm32")]
 impl Reply {
-    pub fn into_response(self) -> worker::Result<worker::Response> {
-        let headers = worker::Headers::new();
+    pub fn into_response(mut self) -> Result<web_sys::Response, wasm_bindgen::JsValue> {
+        let headers = web_sys::Headers::new()?;
         for (name, value) in &self.headers {
             headers.append(name, value)?;
         }
-        let builder = worker::Response::builder()
-            .with_status(self.status)
-            .with_headers(headers);
-        Ok(if self.body.is_empty() {
-            builder.empty()
+        let init = web_sys::ResponseInit::new();
+        init.set_status(self.status);
+        init.set_headers_headers(&headers);
+        if self.body.is_empty() {
+            web_sys::Response::new_with_opt_str_and_init(None, &init)
         } else {
-            builder.fixed(self.body)
-        })
+            web_sys::Response::new_with_opt_u8_array_and_init(Some(&mut self.body), &init)
+        }
     }
 }

@@ -14,12 +14,15 @@ pub mod db;
 pub mod error;
 pub mod http;
 
+/// Takes and returns the runtime's own `Request`/`Response`: the worker crate's
+/// wrappers would convert method, URL, `cf` and headers on every request, and we
+/// only need a few headers.
 #[cfg(target_arch = "wasm32")]
 #[worker::event(fetch)]
 async fn fetch(
-    req: worker::Request,
+    req: web_sys::Request,
     env: worker::Env,
     _ctx: worker::Context,
-) -> worker::Result<worker::Response> {
+) -> worker::Result<web_sys::Response> {
     api::handle(req, env).await
 }

@@ -147,6 +147,22 @@ pub fn find_resource(path: &str) -> Option<(&'static Resource, Option<String>, O
     Some((by_pattern(pattern)?, user, id.map(str::to_string)))
 }
 
+/// The path of a serialized request URL (`https://host/path?query`): the runtime
+/// hands us a normalized absolute URL, so the path starts at the first `/` after
+/// the authority and ends at `?` or `#`.
+pub fn path_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[after_scheme..];
+    let path = rest.find('/').map_or("/", |i| &rest[i..]);
+    path.split(['?', '#']).next().unwrap_or("/")
+}
+
+/// The query string of a serialized URL, without parsing the whole URL again.
+pub fn query_of(url: &str) -> Option<&str> {
+    let without_fragment = url.split_once('#').map_or(url, |(u, _)| u);
+    without_fragment.split_once('?').map(|(_, q)| q)
+}
+
 pub fn resolve(method: &str, path: &str) -> Result<Matched, RouteError> {
     let (resource, path_user, id) = find_resource(path).ok_or(RouteError::NotFound)?;
     if !resource.methods.contains(&method) {
@@ -260,6 +276,23 @@ mod tests {
         ] {
             assert_eq!(resolve("GET", path), Err(RouteError::NotFound), "{path:?}");
         }
+    }
+
+    #[test]
+    fn path_and_query_of_a_request_url() {
+        assert_eq!(
+            path_of("https://api.example.com/api/tasks?limit=5#x"),
+            "/api/tasks"
+        );
+        assert_eq!(path_of("http://127.0.0.1:8787/health"), "/health");
+        assert_eq!(path_of("https://api.example.com"), "/");
+        assert_eq!(path_of("https://api.example.com?x=1"), "/");
+        assert_eq!(
+            query_of("https://h/api/tasks?limit=5&q=a#frag"),
+            Some("limit=5&q=a")
+        );
+        assert_eq!(query_of("https://h/api/tasks#q?x"), None);
+        assert_eq!(query_of("https://h/api/tasks"), None);
     }
 
     #[test]

@@ -6,10 +6,12 @@ use std::rc::Rc;
 
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value as Json};
-use worker::{Env, Request, Response};
+use web_sys::Request;
+use worker::{ByteStream, Env};
 
 use super::routes::{
-    find_resource, resolve, ProtectedRoute, PublicRoute, Route, RouteError, TaskOp,
+    find_resource, path_of, query_of, resolve, ProtectedRoute, PublicRoute, Route, RouteError,
+    TaskOp,
 };
 use super::{cors, input, openapi};
 use crate::auth::{authenticate, UserScope};
@@ -54,21 +56,21 @@ fn load_state(env: &Env) -> Result<Rc<AppState>, ApiError> {
     })
 }
 
-pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
+pub async fn handle(req: Request, env: Env) -> worker::Result<web_sys::Response> {
     let started = js_sys::Date::now();
-    // The raw method: worker's `Method` maps every unknown method to GET.
-    let method = req.inner().method();
-    let path = req.path();
-    let origin = req.headers().get("origin").ok().flatten();
-    let ray = req.headers().get("cf-ray").ok().flatten();
+    let method = req.method();
+    let url = req.url();
+    let path = path_of(&url);
+    let origin = header(&req, "origin");
+    let ray = header(&req, "cf-ray");
 
     let (pattern, outcome) = if method == "OPTIONS" {
-        preflight(&req, &path, origin.as_deref(), &env)
+        preflight(&req, path, origin.as_deref(), &env)
     } else {
-        match resolve(&method, &path) {
+        match resolve(&method, path) {
             Ok(matched) => (
                 matched.pattern,
-                dispatch(matched.route, &mut req, &path, &env).await,
+                dispatch(matched.route, &req, path, query_of(&url), &env).await,
             ),
             Err(RouteError::NotFound) => ("<unmatched>", Err(ApiError::NotFound)),
             Err(RouteError::MethodNotAllowed { pattern, allow }) => {
@@ -87,7 +89,11 @@ pub async fn handle(mut req: Request, env: Env) -> worker::Result<Response> {
         }
     }
     log_request(&method, pattern, reply.status, started, ray, reason);
-    reply.into_response()
+    Ok(reply.into_response()?)
+}
+
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
 }
 
 fn cors_origin(env: &Env, origin: Option<&str>) -> Option<String> {
@@ -107,12 +113,7 @@ fn preflight(
         return ("<unmatched>", Err(ApiError::NotFound));
     };
     let mut reply = Reply::empty(204).with_header("allow", resource.methods.join(", "));
-    let asks = req
-        .headers()
-        .get("access-control-request-method")
-        .ok()
-        .flatten()
-        .is_some();
+    let asks = header(req, "access-control-request-method").is_some();
     if asks {
         if let Some(allowed) = cors_origin(env, origin) {
             reply
@@ -125,8 +126,9 @@ fn preflight(
 
 async fn dispatch(
     route: Route,
-    req: &mut Request,
+    req: &Request,
     path: &str,
+    query: Option<&str>,
     env: &Env,
 ) -> Result<Reply, ApiError> {
     match route {
@@ -136,7 +138,7 @@ async fn dispatch(
             let state = load_state(env)?;
             // The only way to a protected handler: a `UserScope` from a verified token.
             let user = authenticate(req, &state.config.auth).await?;
-            protected(route, &user, req, path, &state).await
+            protected(route, &user, req, path, query, &state).await
         }
     }
 }
@@ -144,8 +146,9 @@ async fn dispatch(
 async fn protected(
     route: ProtectedRoute,
     user: &UserScope,
-    req: &mut Request,
+    req: &Request,
     path: &str,
+    query: Option<&str>,
     state: &AppState,
 ) -> Result<Reply, ApiError> {
     let (path_user, op) = match route {
@@ -162,8 +165,7 @@ async fn protected(
     let found = |task: Option<_>| task.map(|t| Reply::json(200, &t)).ok_or(ApiError::NotFound);
     match op {
         TaskOp::List => {
-            let url = req.inner().url();
-            let query = input::list_query(query_of(&url))?;
+            let query = input::list_query(query)?;
             let (tasks, more) = store.list(user, &query).await?;
             let mut reply = Reply::json(200, &tasks);
             if let (true, Some(last)) = (more, tasks.last()) {
@@ -206,12 +208,6 @@ async fn protected(
     }
 }
 
-/// The query string of a serialized URL, without parsing the whole URL again.
-fn query_of(url: &str) -> Option<&str> {
-    let without_fragment = url.split_once('#').map_or(url, |(u, _)| u);
-    without_fragment.split_once('?').map(|(_, q)| q)
-}
-
 fn me(user: &UserScope) -> Reply {
     let mut body = json!({ "user_id": user.user_id() });
     if let Some(email) = user.email() {
@@ -225,44 +221,40 @@ fn me(user: &UserScope) -> Reply {
 
 /// A JSON object body: JSON media type (415), at most 16 KiB (413, enforced while
 /// reading so a huge body is never buffered), well-formed (400), an object (422).
-async fn json_body(req: &mut Request) -> Result<Map<String, Json>, ApiError> {
-    let content_type = req.headers().get("content-type").ok().flatten();
-    if !input::is_json_media_type(content_type.as_deref()) {
+async fn json_body(req: &Request) -> Result<Map<String, Json>, ApiError> {
+    if !input::is_json_media_type(header(req, "content-type").as_deref()) {
         return Err(ApiError::UnsupportedMediaType);
     }
     input::parse_object(&read_body(req).await?)
 }
 
 /// For the toggle route, whose body is optional: no body (or an empty one) is `None`.
-async fn optional_json_body(req: &mut Request) -> Result<Option<Map<String, Json>>, ApiError> {
+async fn optional_json_body(req: &Request) -> Result<Option<Map<String, Json>>, ApiError> {
     let bytes = read_body(req).await?;
     if bytes.is_empty() {
         return Ok(None);
     }
-    let content_type = req.headers().get("content-type").ok().flatten();
-    if !input::is_json_media_type(content_type.as_deref()) {
+    if !input::is_json_media_type(header(req, "content-type").as_deref()) {
         return Err(ApiError::UnsupportedMediaType);
     }
     input::parse_object(&bytes).map(Some)
 }
 
-async fn read_body(req: &mut Request) -> Result<Vec<u8>, ApiError> {
+async fn read_body(req: &Request) -> Result<Vec<u8>, ApiError> {
     let too_large = ApiError::PayloadTooLarge {
         limit: input::MAX_BODY_BYTES,
     };
-    let declared = req.headers().get("content-length").ok().flatten();
+    let declared = header(req, "content-length");
     if declared
         .and_then(|l| l.parse::<usize>().ok())
         .is_some_and(|l| l > input::MAX_BODY_BYTES)
     {
         return Err(too_large);
     }
-    if req.inner().body().is_none() {
+    let Some(body) = req.body() else {
         return Ok(Vec::new());
-    }
-    let mut stream = req
-        .stream()
-        .map_err(|e| ApiError::BadRequest(format!("The body could not be read ({e}).")))?;
+    };
+    let mut stream = ByteStream::from(body);
     let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk =

@@ -38,7 +38,10 @@ fn now_ms() -> f64 {
 }
 
 /// Verifies the request's bearer token and returns the caller's scope.
-pub async fn authenticate(req: &Request, config: &AuthConfig) -> Result<UserScope, ApiError> {
+pub async fn authenticate(
+    req: &web_sys::Request,
+    config: &AuthConfig,
+) -> Result<UserScope, ApiError> {
     let header = req.headers().get("authorization").ok().flatten();
     let raw = token::bearer_token(header.as_deref())?;
     let parsed = token::parse(raw, &config.algorithms)?;
