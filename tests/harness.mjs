@@ -670,3 +670,13 @@ export async function rawHttp(worker, { method = 'GET', path: target, headers = 
   }
   return { status, headers: responseHeaders, text, body: parsed };
 }
+
+/** The rejection of `promise`; fails the test if it resolves. */
+export async function catchError(promise) {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the promise to reject');
+}

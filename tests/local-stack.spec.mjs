@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { neon, neonConfig, NeonDbError } from '@neondatabase/serverless';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { backendName, signUpAndGetToken, startLocalStack } from './harness.mjs';
+import { backendName, catchError, signUpAndGetToken, startLocalStack } from './harness.mjs';
 
 // Credentials are ignored locally, but must never show up in any output.
 const SECRET_PASSWORD = 'neon-pw-should-never-be-logged';
@@ -49,15 +49,6 @@ async function postSql(body, headers = {}) {
   });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
-}
-
-async function catchError(promise) {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 describe(`SQL over HTTP through the Neon driver (${backendName()})`, () => {

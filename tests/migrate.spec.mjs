@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { neon, neonConfig, NeonDbError } from '@neondatabase/serverless';
 import { applyMigrations, loadMigrations, splitSqlStatements } from '../local/migrations.mjs';
 import { httpBatchExecutor, sqlEndpointFor } from '../local/neon-http.mjs';
-import { backendName, startLocalStack } from './harness.mjs';
+import { backendName, catchError, startLocalStack } from './harness.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PASSWORD = 'migrate-pw-must-not-leak';
@@ -26,15 +26,6 @@ function runMigrate(env) {
       (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr, output: stdout + stderr }),
     );
   });
-}
-
-async function catchError(promise) {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 describe('splitSqlStatements', () => {
