@@ -48,7 +48,7 @@ pub fn parse_object(body: &[u8]) -> Result<Map<String, Json>, ApiError> {
     let value: Json = serde_json::from_slice(body).map_err(|e| {
         ApiError::BadRequest(format!(
             "The body is not valid JSON ({}).",
-            e.classify_name()
+            json_problem(&e)
         ))
     })?;
     match value {
@@ -60,18 +60,13 @@ pub fn parse_object(body: &[u8]) -> Result<Map<String, Json>, ApiError> {
     }
 }
 
-trait ClassifyName {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl ClassifyName for serde_json::Error {
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "unreadable",
-            serde_json::error::Category::Syntax => "syntax error",
-            serde_json::error::Category::Data => "unexpected data",
-            serde_json::error::Category::Eof => "unexpected end of input",
-        }
+/// What went wrong, in words that quote nothing from the body.
+fn json_problem(err: &serde_json::Error) -> &'static str {
+    match err.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "unexpected data",
+        serde_json::error::Category::Eof => "unexpected end of input",
     }
 }
 

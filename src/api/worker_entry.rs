@@ -63,14 +63,17 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<web_sys::Response>
     let path = path_of(&url);
     let origin = header(&req, "origin");
     let ray = header(&req, "cf-ray");
+    // Public routes answer even when configuration is broken; protected ones turn
+    // the error into their 500.
+    let state = load_state(&env);
 
     let (pattern, outcome) = if method == "OPTIONS" {
-        preflight(&req, path, origin.as_deref(), &env)
+        preflight(&req, path, origin.as_deref(), &state)
     } else {
         match resolve(&method, path) {
             Ok(matched) => (
                 matched.pattern,
-                dispatch(matched.route, &req, path, query_of(&url), &env).await,
+                dispatch(matched.route, &req, path, query_of(&url), &state).await,
             ),
             Err(RouteError::NotFound) => ("<unmatched>", Err(ApiError::NotFound)),
             Err(RouteError::MethodNotAllowed { pattern, allow }) => {
@@ -84,7 +87,7 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<web_sys::Response>
     };
     if method != "OPTIONS" {
         // Errors get CORS headers too, or a browser app could not read why it failed.
-        if let Some(allowed) = cors_origin(&env, origin.as_deref()) {
+        if let Some(allowed) = cors_origin(&state, origin.as_deref()) {
             reply.headers.extend(cors::response_headers(&allowed));
         }
     }
@@ -96,8 +99,8 @@ fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 
-fn cors_origin(env: &Env, origin: Option<&str>) -> Option<String> {
-    let state = load_state(env).ok()?;
+fn cors_origin(state: &Result<Rc<AppState>, ApiError>, origin: Option<&str>) -> Option<String> {
+    let state = state.as_ref().ok()?;
     cors::allowed(&state.config.cors_allowed_origins, origin).map(str::to_string)
 }
 
@@ -107,7 +110,7 @@ fn preflight(
     req: &Request,
     path: &str,
     origin: Option<&str>,
-    env: &Env,
+    state: &Result<Rc<AppState>, ApiError>,
 ) -> (&'static str, Result<Reply, ApiError>) {
     let Some((resource, _, _)) = find_resource(path) else {
         return ("<unmatched>", Err(ApiError::NotFound));
@@ -115,7 +118,7 @@ fn preflight(
     let mut reply = Reply::empty(204).with_header("allow", resource.methods.join(", "));
     let asks = header(req, "access-control-request-method").is_some();
     if asks {
-        if let Some(allowed) = cors_origin(env, origin) {
+        if let Some(allowed) = cors_origin(state, origin) {
             reply
                 .headers
                 .extend(cors::preflight_headers(&allowed, resource.methods));
@@ -129,16 +132,16 @@ async fn dispatch(
     req: &Request,
     path: &str,
     query: Option<&str>,
-    env: &Env,
+    state: &Result<Rc<AppState>, ApiError>,
 ) -> Result<Reply, ApiError> {
     match route {
         Route::Public(PublicRoute::Health) => Ok(Reply::json(200, &json!({"status": "ok"}))),
         Route::Public(PublicRoute::OpenApi) => Ok(openapi::reply()),
         Route::Protected(route) => {
-            let state = load_state(env)?;
+            let state = state.as_ref().map_err(Clone::clone)?;
             // The only way to a protected handler: a `UserScope` from a verified token.
             let user = authenticate(req, &state.config.auth).await?;
-            protected(route, &user, req, path, query, &state).await
+            protected(route, &user, req, path, query, state).await
         }
     }
 }

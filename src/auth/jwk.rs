@@ -6,6 +6,8 @@
 //! algorithm confusion: a token cannot get an RSA or EC public key used as an HMAC
 //! secret, or an Ed25519 key used for ECDSA, by choosing its own `alg`.
 
+use std::rc::Rc;
+
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
@@ -37,7 +39,7 @@ pub struct Jwk {
     serves: Vec<Algorithm>,
     /// The key material as JSON, computed once: it keys the per-isolate cache of
     /// imported `CryptoKey`s, so a refresh returning the same key re-imports nothing.
-    fingerprint: String,
+    fingerprint: Rc<str>,
 }
 
 #[derive(Deserialize)]
@@ -125,9 +127,9 @@ impl Jwk {
             kid: wire.kid,
             material,
             serves,
-            fingerprint: String::new(),
+            fingerprint: Rc::from(""),
         };
-        jwk.fingerprint = jwk.import_jwk().to_string();
+        jwk.fingerprint = Rc::from(jwk.import_jwk().to_string());
         Some(jwk)
     }
 
@@ -151,7 +153,8 @@ impl Jwk {
         }
     }
 
-    pub fn fingerprint(&self) -> &str {
+    /// Cheap to clone: it keys the isolate's cache of imported `CryptoKey`s.
+    pub fn fingerprint(&self) -> &Rc<str> {
         &self.fingerprint
     }
 }

@@ -3,6 +3,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
@@ -29,7 +30,7 @@ thread_local! {
     static JWKS: RefCell<JwksCache> = RefCell::new(JwksCache::default());
     /// When the in-flight JWKS fetch started, if one is running.
     static FETCH_STARTED: Cell<Option<f64>> = const { Cell::new(None) };
-    static IMPORTED: RefCell<HashMap<(String, Algorithm), CryptoKey>> = RefCell::new(HashMap::new());
+    static IMPORTED: RefCell<HashMap<(Rc<str>, Algorithm), CryptoKey>> = RefCell::new(HashMap::new());
     static HMAC_KEY: RefCell<Option<CryptoKey>> = const { RefCell::new(None) };
 }
 
@@ -125,11 +126,8 @@ async fn jwks_key(
 }
 
 async fn imported(jwk: &Jwk, alg: Algorithm) -> Result<CryptoKey, ApiError> {
-    let cached = IMPORTED.with(|m| {
-        m.borrow()
-            .get(&(jwk.fingerprint().to_string(), alg))
-            .cloned()
-    });
+    let id = (Rc::clone(jwk.fingerprint()), alg);
+    let cached = IMPORTED.with(|m| m.borrow().get(&id).cloned());
     if let Some(key) = cached {
         return Ok(key);
     }
@@ -143,7 +141,7 @@ async fn imported(jwk: &Jwk, alg: Algorithm) -> Result<CryptoKey, ApiError> {
         if m.len() >= MAX_IMPORTED_KEYS {
             m.clear();
         }
-        m.insert((jwk.fingerprint().to_string(), alg), key.clone());
+        m.insert(id, key.clone());
     });
     Ok(key)
 }
@@ -171,14 +169,17 @@ async fn refresh(url: &Url, allowed: &[Algorithm]) -> Result<(), String> {
     });
     JWKS.with(|c| {
         let mut cache = c.borrow_mut();
-        match &outcome {
+        match outcome {
             Ok((keys, cache_control)) => {
-                cache.fetched(now_ms(), keys.clone(), cache_control.as_deref())
+                cache.fetched(now_ms(), keys, cache_control.as_deref());
+                Ok(())
             }
-            Err(reason) => cache.fetch_failed(reason.clone()),
+            Err(reason) => {
+                cache.fetch_failed(reason.clone());
+                Err(reason)
+            }
         }
-    });
-    outcome.map(|_| ())
+    })
 }
 
 /// How long a joiner waits for someone else's fetch: its deadline plus slack.

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use futures_util::future::{select, Either};
+
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use url::Url;
 
@@ -81,27 +83,27 @@ impl NeonClient {
         }
     }
 
+    /// The deadline is ours rather than reqwest's `timeout()`: in workerd reqwest
+    /// cannot tell its own deadline from other aborts, and a timeout must be known
+    /// as one (it is not retried: the endpoint is slow, not flaky). Dropping the
+    /// losing request future aborts its fetch.
     async fn attempt(&self, body: &Body<'_>, access: Access) -> Result<Vec<u8>, Failure> {
-        let started = js_sys::Date::now();
-        self.attempt_once(body, access).await.map_err(|failure| {
-            // reqwest cannot always tell its own deadline from other aborts in
-            // workerd, so an attempt that ran to the deadline counts as a timeout:
-            // not retried, as the endpoint is slow rather than flaky.
-            let elapsed = js_sys::Date::now() - started;
-            if elapsed >= ATTEMPT_TIMEOUT.as_millis() as f64 * 0.95 {
-                Failure::Final(DbError::Unavailable("SQL endpoint timed out".into()))
-            } else {
-                failure
-            }
-        })
+        let request = self.attempt_once(body, access);
+        let deadline = worker::Delay::from(ATTEMPT_TIMEOUT);
+        futures_util::pin_mut!(request);
+        match select(request, deadline).await {
+            Either::Left((outcome, _)) => outcome,
+            Either::Right(_) => Err(Failure::Final(DbError::Unavailable(
+                "SQL endpoint timed out".into(),
+            ))),
+        }
     }
 
     async fn attempt_once(&self, body: &Body<'_>, access: Access) -> Result<Vec<u8>, Failure> {
         let mut request = self
             .http
             .post(self.endpoint.clone())
-            .headers(self.headers.clone())
-            .timeout(ATTEMPT_TIMEOUT);
+            .headers(self.headers.clone());
         request = match body {
             Body::Single(statement) => request.json(&super::protocol::single_body(statement)),
             Body::Batch(statements) => request
@@ -122,14 +124,16 @@ impl NeonClient {
         if status == 200 {
             return Ok(bytes.to_vec());
         }
-        match parse_error(status, &bytes) {
-            DbError::Sql { ref code, .. } if DbError::is_transient_sql(code) => {
-                Err(Failure::Transient(parse_error(status, &bytes)))
-            }
-            err @ DbError::Sql { .. } => Err(Failure::Final(err)),
-            err if status >= 500 => Err(Failure::Transient(err)),
-            err => Err(Failure::Final(err)),
-        }
+        let err = parse_error(status, &bytes);
+        let transient = match &err {
+            DbError::Sql { code, .. } => DbError::is_transient_sql(code),
+            DbError::Unavailable(_) => status >= 500,
+        };
+        Err(if transient {
+            Failure::Transient(err)
+        } else {
+            Failure::Final(err)
+        })
     }
 }
 
@@ -142,13 +146,9 @@ enum Failure {
 impl Failure {
     fn from_reqwest(err: reqwest::Error) -> Failure {
         // reqwest's message names the endpoint URL at most, never our headers.
-        if err.is_timeout() {
-            Failure::Final(DbError::Unavailable("SQL endpoint timed out".into()))
-        } else {
-            Failure::Transient(DbError::Unavailable(format!(
-                "SQL endpoint unreachable: {err}"
-            )))
-        }
+        Failure::Transient(DbError::Unavailable(format!(
+            "SQL endpoint unreachable: {err}"
+        )))
     }
 
     fn into_error(self) -> DbError {
