@@ -39,8 +39,8 @@ pub enum ApiError {
     /// 404: no such route or no such task *for this user*. Another user's task is
     /// answered exactly like a missing one so ids leak nothing.
     NotFound,
-    /// 405 with the methods the path does serve.
-    MethodNotAllowed { allow: &'static [&'static str] },
+    /// 405 with the methods the path does serve (`Allow`, comma-separated).
+    MethodNotAllowed { allow: String },
     /// 413: body above the size limit.
     PayloadTooLarge { limit: usize },
     /// 415: body without `Content-Type: application/json`.
@@ -58,52 +58,44 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// Status, title and `type` slug of each kind of problem: the one table of them.
+struct Kind {
+    status: u16,
+    title: &'static str,
+    slug: &'static str,
+}
+
+const fn kind(status: u16, title: &'static str, slug: &'static str) -> Kind {
+    Kind {
+        status,
+        title,
+        slug,
+    }
+}
+
 impl ApiError {
+    fn kind(&self) -> Kind {
+        match self {
+            ApiError::BadRequest(_) => kind(400, "Bad Request", "bad-request"),
+            ApiError::Unauthorized { .. } => kind(401, "Unauthorized", "unauthorized"),
+            ApiError::Forbidden => kind(403, "Forbidden", "forbidden"),
+            ApiError::NotFound => kind(404, "Not Found", "not-found"),
+            ApiError::MethodNotAllowed { .. } => {
+                kind(405, "Method Not Allowed", "method-not-allowed")
+            }
+            ApiError::PayloadTooLarge { .. } => kind(413, "Payload Too Large", "payload-too-large"),
+            ApiError::UnsupportedMediaType => {
+                kind(415, "Unsupported Media Type", "unsupported-media-type")
+            }
+            ApiError::Validation(_) => kind(422, "Unprocessable Content", "validation"),
+            ApiError::Misconfigured { .. } => kind(500, "Internal Server Error", "misconfigured"),
+            ApiError::Internal(_) => kind(500, "Internal Server Error", "internal"),
+            ApiError::Unavailable { .. } => kind(503, "Service Unavailable", "unavailable"),
+        }
+    }
+
     pub fn status(&self) -> u16 {
-        match self {
-            ApiError::BadRequest(_) => 400,
-            ApiError::Unauthorized { .. } => 401,
-            ApiError::Forbidden => 403,
-            ApiError::NotFound => 404,
-            ApiError::MethodNotAllowed { .. } => 405,
-            ApiError::PayloadTooLarge { .. } => 413,
-            ApiError::UnsupportedMediaType => 415,
-            ApiError::Validation(_) => 422,
-            ApiError::Misconfigured { .. } | ApiError::Internal(_) => 500,
-            ApiError::Unavailable { .. } => 503,
-        }
-    }
-
-    fn title(&self) -> &'static str {
-        match self {
-            ApiError::BadRequest(_) => "Bad Request",
-            ApiError::Unauthorized { .. } => "Unauthorized",
-            ApiError::Forbidden => "Forbidden",
-            ApiError::NotFound => "Not Found",
-            ApiError::MethodNotAllowed { .. } => "Method Not Allowed",
-            ApiError::PayloadTooLarge { .. } => "Payload Too Large",
-            ApiError::UnsupportedMediaType => "Unsupported Media Type",
-            ApiError::Validation(_) => "Unprocessable Content",
-            ApiError::Misconfigured { .. } | ApiError::Internal(_) => "Internal Server Error",
-            ApiError::Unavailable { .. } => "Service Unavailable",
-        }
-    }
-
-    /// The `type` URI: a stable, documented identifier per kind of problem.
-    fn type_uri(&self) -> &'static str {
-        match self {
-            ApiError::BadRequest(_) => "urn:task-api:problem:bad-request",
-            ApiError::Unauthorized { .. } => "urn:task-api:problem:unauthorized",
-            ApiError::Forbidden => "urn:task-api:problem:forbidden",
-            ApiError::NotFound => "urn:task-api:problem:not-found",
-            ApiError::MethodNotAllowed { .. } => "urn:task-api:problem:method-not-allowed",
-            ApiError::PayloadTooLarge { .. } => "urn:task-api:problem:payload-too-large",
-            ApiError::UnsupportedMediaType => "urn:task-api:problem:unsupported-media-type",
-            ApiError::Validation(_) => "urn:task-api:problem:validation",
-            ApiError::Misconfigured { .. } => "urn:task-api:problem:misconfigured",
-            ApiError::Unavailable { .. } => "urn:task-api:problem:unavailable",
-            ApiError::Internal(_) => "urn:task-api:problem:internal",
-        }
+        self.kind().status
     }
 
     fn detail(&self) -> String {
@@ -118,7 +110,7 @@ impl ApiError {
             ApiError::Forbidden => "The user in the path is not the authenticated user.".into(),
             ApiError::NotFound => "No such resource.".into(),
             ApiError::MethodNotAllowed { allow } => {
-                format!("This resource supports: {}.", allow.join(", "))
+                format!("This resource supports: {allow}.")
             }
             ApiError::PayloadTooLarge { limit } => {
                 format!("The request body exceeds {limit} bytes.")
@@ -138,12 +130,13 @@ impl ApiError {
         }
     }
 
-    /// The RFC 9457 body.
+    /// The RFC 9457 body. The `type` URI is a stable identifier per kind of problem.
     pub fn problem(&self) -> Value {
+        let kind = self.kind();
         let mut body = json!({
-            "type": self.type_uri(),
-            "title": self.title(),
-            "status": self.status(),
+            "type": format!("urn:task-api:problem:{}", kind.slug),
+            "title": kind.title,
+            "status": kind.status,
             "detail": self.detail(),
         });
         if let ApiError::Validation(errors) = self {
@@ -169,7 +162,7 @@ impl ApiError {
                 };
                 vec![("www-authenticate", value)]
             }
-            ApiError::MethodNotAllowed { allow } => vec![("allow", allow.join(", "))],
+            ApiError::MethodNotAllowed { allow } => vec![("allow", allow.clone())],
             ApiError::Unavailable { retry_after, .. } => {
                 vec![("retry-after", retry_after.to_string())]
             }
@@ -197,6 +190,12 @@ impl ApiError {
 /// Seconds a client should wait after a database failure before retrying.
 pub const DB_RETRY_AFTER_SECONDS: u32 = 2;
 
+/// SQLSTATEs that only input the client sent can cause (a value too long for its
+/// column, text that does not parse as its type, a number out of range, a character
+/// the encoding cannot hold): a 422, since the request is at fault. Every other data
+/// exception is ours.
+const CLIENT_DATA_SQLSTATES: [&str; 6] = ["22001", "22003", "22007", "22008", "22021", "22P02"];
+
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> ApiError {
         match err {
@@ -210,30 +209,7 @@ impl From<DbError> for ApiError {
                     reason: format!("database refused with SQLSTATE {code}"),
                 }
             }
-            // A check constraint of the tasks table (named `tasks_<field>_…`) guards the
-            // same rule the API validates, so a violation names that field. Reaching
-            // this means the two disagree; the client still gets a precise 422.
-            DbError::Sql {
-                code,
-                constraint: Some(constraint),
-                ..
-            } if code == "23514" || code == "22001" => {
-                let field = constraint
-                    .strip_prefix("tasks_")
-                    .and_then(|rest| {
-                        ["title", "description", "user_id"]
-                            .into_iter()
-                            .find(|f| rest.starts_with(f))
-                    })
-                    .unwrap_or("body");
-                ApiError::Validation(vec![FieldError::new(
-                    field,
-                    "violates a database constraint",
-                )])
-            }
-            // 22xxx data exceptions (e.g. a value out of range for its type) come from
-            // input the API let through: the client's request, not our fault.
-            DbError::Sql { code, .. } if code.starts_with("22") => {
+            DbError::Sql { code, .. } if CLIENT_DATA_SQLSTATES.contains(&code.as_str()) => {
                 ApiError::Validation(vec![FieldError::new(
                     "body",
                     "contains a value the database cannot store",
@@ -309,18 +285,35 @@ mod tests {
             503
         );
         assert_eq!(ApiError::from(sql("40001", None)).status(), 503);
-        let check = ApiError::from(sql("23514", Some("tasks_title_length")));
-        assert_eq!(
-            check,
-            ApiError::Validation(vec![FieldError::new(
-                "title",
-                "violates a database constraint"
-            )])
-        );
         assert_eq!(ApiError::from(sql("22P02", None)).status(), 422);
+        assert_eq!(ApiError::from(sql("22001", None)).status(), 422);
+        // Not every data exception is the client's: e.g. 22023 (invalid parameter
+        // value) comes from our own statements.
+        assert_eq!(ApiError::from(sql("22023", None)).status(), 500);
         let internal = ApiError::from(sql("42P01", None));
         assert_eq!(internal.status(), 500);
         assert!(!internal.problem().to_string().contains("SELECT"));
+    }
+
+    #[test]
+    fn every_kind_has_its_status_title_and_type() {
+        let err = ApiError::MethodNotAllowed {
+            allow: "GET, POST".into(),
+        };
+        let body = err.problem();
+        assert_eq!(body["status"], 405);
+        assert_eq!(body["title"], "Method Not Allowed");
+        assert_eq!(body["type"], "urn:task-api:problem:method-not-allowed");
+        assert_eq!(err.headers(), vec![("allow", "GET, POST".to_string())]);
+        let misconfigured = ApiError::Misconfigured {
+            variable: "X",
+            reason: "y".into(),
+        };
+        assert_eq!(
+            misconfigured.problem()["type"],
+            "urn:task-api:problem:misconfigured"
+        );
+        assert_eq!(misconfigured.status(), 500);
     }
 
     #[test]

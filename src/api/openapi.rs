@@ -1,7 +1,7 @@
 //! `GET /openapi.json`: the API's OpenAPI 3.1 document, kept as a file next to the
 //! route table and checked against it by the test below, so the two cannot drift.
 
-use crate::http::Reply;
+use crate::reply::Reply;
 
 pub const DOCUMENT: &str = include_str!("openapi.json");
 
@@ -38,9 +38,9 @@ mod tests {
         let served: BTreeSet<(String, String)> = RESOURCES
             .iter()
             .flat_map(|r| {
-                r.methods
+                r.ops
                     .iter()
-                    .map(move |m| (r.pattern.to_string(), m.to_string()))
+                    .map(move |(m, _)| (r.pattern.to_string(), m.to_string()))
             })
             .collect();
         assert_eq!(documented, served);

@@ -1,104 +1,126 @@
 //! The route table and a pure router over it.
 //!
-//! A route is either `Public` or `Protected`, decided here and nowhere else. The
-//! dispatcher can only reach a protected handler through authentication (it needs a
-//! `UserScope`), so adding a route means choosing its side in this file, and the
-//! default for anything under `/api` is protected.
+//! `RESOURCES` is the one description of what the API serves: matching, `Allow`, the
+//! OpenAPI parity test and the public/protected split are all derived from it. An
+//! operation is public only if `Op::is_public` says so; the adapter can reach every
+//! other one only through authentication (it needs a `UserScope`), so a new route is
+//! protected unless it is deliberately added to that list.
 
-/// Every path the API serves, with its methods. The OpenAPI test checks the document
-/// against this table, so the two cannot drift apart.
-pub const RESOURCES: &[Resource] = &[
-    Resource::new(Shape::Health, "/health", &["GET"]),
-    Resource::new(Shape::OpenApi, "/openapi.json", &["GET"]),
-    Resource::new(Shape::Me, "/api/me", &["GET"]),
-    Resource::new(Shape::Tasks, "/api/tasks", &["GET", "POST"]),
-    Resource::new(
-        Shape::Task,
-        "/api/tasks/{id}",
-        &["GET", "PUT", "PATCH", "DELETE"],
-    ),
-    Resource::new(Shape::Complete, "/api/tasks/{id}/complete", &["PATCH"]),
-    Resource::new(Shape::Tasks, "/api/{user_id}/tasks", &["GET", "POST"]),
-    Resource::new(
-        Shape::Task,
-        "/api/{user_id}/tasks/{id}",
-        &["GET", "PUT", "PATCH", "DELETE"],
-    ),
-    Resource::new(
-        Shape::Complete,
-        "/api/{user_id}/tasks/{id}/complete",
-        &["PATCH"],
-    ),
-];
+use crate::tasks::TaskOp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Shape {
+pub enum Op {
     Health,
     OpenApi,
     Me,
-    Tasks,
-    Task,
-    Complete,
+    Task(TaskOp),
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct Resource {
-    shape: Shape,
-    /// The path template, also the `route` field of the request log.
-    pub pattern: &'static str,
-    pub methods: &'static [&'static str],
-}
-
-impl Resource {
-    const fn new(shape: Shape, pattern: &'static str, methods: &'static [&'static str]) -> Self {
-        Self {
-            shape,
-            pattern,
-            methods,
-        }
+impl Op {
+    /// Answered without a token. Everything else is protected.
+    pub fn is_public(self) -> bool {
+        matches!(self, Op::Health | Op::OpenApi)
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
-    Public(PublicRoute),
-    Protected(ProtectedRoute),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PublicRoute {
-    Health,
-    OpenApi,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProtectedRoute {
-    Me,
-    Tasks {
-        /// The `{user_id}` of the frontend's path form, percent-decoded; it must equal
-        /// the token's `sub`.
-        path_user: Option<String>,
-        op: TaskOp,
-    },
-}
-
-/// Task ids stay raw text here: the handler decides that a malformed id is simply a
-/// task that does not exist (404), like any other unknown id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TaskOp {
-    List,
-    Create,
-    Get(String),
-    Replace(String),
-    Patch(String),
-    Toggle(String),
-    Delete(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Matched {
-    pub route: Route,
+/// A path template (`{user_id}` and `{id}` capture one segment) and what each method
+/// does there.
+#[derive(Debug)]
+pub struct Resource {
+    /// Also the `route` field of the request log.
     pub pattern: &'static str,
+    pub ops: &'static [(&'static str, Op)],
+}
+
+impl Resource {
+    /// The `Allow` header value.
+    pub fn allow(&self) -> String {
+        let methods: Vec<&str> = self.ops.iter().map(|(m, _)| *m).collect();
+        methods.join(", ")
+    }
+}
+
+const TASKS: &[(&str, Op)] = &[
+    ("GET", Op::Task(TaskOp::List)),
+    ("POST", Op::Task(TaskOp::Create)),
+];
+const TASK: &[(&str, Op)] = &[
+    ("GET", Op::Task(TaskOp::Get)),
+    ("PUT", Op::Task(TaskOp::Replace)),
+    ("PATCH", Op::Task(TaskOp::Patch)),
+    ("DELETE", Op::Task(TaskOp::Delete)),
+];
+const COMPLETE: &[(&str, Op)] = &[("PATCH", Op::Task(TaskOp::Complete))];
+
+/// Every path the API serves. Order matters: the first template that fits wins, so
+/// literal segments come first — `/api/tasks/7` is task 7, never the task list of a
+/// user called "tasks". The `/api/{user_id}/…` forms are the frontend's; there the
+/// user must be the caller (checked by the task handlers).
+pub const RESOURCES: &[Resource] = &[
+    Resource {
+        pattern: "/health",
+        ops: &[("GET", Op::Health)],
+    },
+    Resource {
+        pattern: "/openapi.json",
+        ops: &[("GET", Op::OpenApi)],
+    },
+    Resource {
+        pattern: "/api/me",
+        ops: &[("GET", Op::Me)],
+    },
+    Resource {
+        pattern: "/api/tasks",
+        ops: TASKS,
+    },
+    Resource {
+        pattern: "/api/tasks/{id}",
+        ops: TASK,
+    },
+    Resource {
+        pattern: "/api/tasks/{id}/complete",
+        ops: COMPLETE,
+    },
+    Resource {
+        pattern: "/api/{user_id}/tasks",
+        ops: TASKS,
+    },
+    Resource {
+        pattern: "/api/{user_id}/tasks/{id}",
+        ops: TASK,
+    },
+    Resource {
+        pattern: "/api/{user_id}/tasks/{id}/complete",
+        ops: COMPLETE,
+    },
+];
+
+/// A path matched to its resource, with the captured segments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathMatch<'p> {
+    pub resource: &'static Resource,
+    /// `{user_id}`, percent-decoded.
+    pub user_id: Option<String>,
+    /// `{id}` as sent: the handler decides that a malformed id is simply a task that
+    /// does not exist (404), like any other unknown id.
+    pub task_id: Option<&'p str>,
+}
+
+impl PartialEq for Resource {
+    fn eq(&self, other: &Self) -> bool {
+        self.pattern == other.pattern
+    }
+}
+
+impl Eq for Resource {}
+
+/// An operation to run, with what the path captured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched<'p> {
+    pub op: Op,
+    pub pattern: &'static str,
+    pub user_id: Option<String>,
+    pub task_id: Option<&'p str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,45 +128,58 @@ pub enum RouteError {
     NotFound,
     MethodNotAllowed {
         pattern: &'static str,
-        allow: &'static [&'static str],
+        allow: String,
     },
 }
 
-/// Finds the resource a path names, with the captured `{user_id}` and `{id}`.
-pub fn find_resource(path: &str) -> Option<(&'static Resource, Option<String>, Option<String>)> {
-    let rest = path.strip_prefix('/')?;
-    let segments: Vec<&str> = rest.split('/').collect();
+/// Finds the resource a path names. Empty segments (`//`, a trailing `/`) name nothing.
+pub fn find(path: &str) -> Option<PathMatch<'_>> {
+    let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
     if segments.iter().any(|s| s.is_empty()) {
         return None;
     }
-    let by_pattern = |p: &str| RESOURCES.iter().find(|r| r.pattern == p);
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(s)
-            .decode_utf8()
-            .ok()
-            .map(|c| c.into_owned())
-    };
-    // Literal segments win over captures: `/api/tasks/7` is task 7, never the task
-    // list of a user called "tasks".
-    let (pattern, user, id) = match segments.as_slice() {
-        ["health"] => ("/health", None, None),
-        ["openapi.json"] => ("/openapi.json", None, None),
-        ["api", "me"] => ("/api/me", None, None),
-        ["api", "tasks"] => ("/api/tasks", None, None),
-        ["api", "tasks", id] => ("/api/tasks/{id}", None, Some(*id)),
-        ["api", "tasks", id, "complete"] => ("/api/tasks/{id}/complete", None, Some(*id)),
-        ["api", user, "tasks"] => ("/api/{user_id}/tasks", Some(*user), None),
-        ["api", user, "tasks", id] => ("/api/{user_id}/tasks/{id}", Some(*user), Some(*id)),
-        ["api", user, "tasks", id, "complete"] => {
-            ("/api/{user_id}/tasks/{id}/complete", Some(*user), Some(*id))
+    RESOURCES.iter().find_map(|resource| {
+        let template: Vec<&str> = resource.pattern[1..].split('/').collect();
+        if template.len() != segments.len() {
+            return None;
         }
-        _ => return None,
-    };
-    let user = match user {
-        Some(u) => Some(decode(u)?),
-        None => None,
-    };
-    Some((by_pattern(pattern)?, user, id.map(str::to_string)))
+        let mut found = PathMatch {
+            resource,
+            user_id: None,
+            task_id: None,
+        };
+        for (part, segment) in template.iter().zip(&segments) {
+            match *part {
+                "{user_id}" => {
+                    let decoded = percent_encoding::percent_decode_str(segment).decode_utf8();
+                    found.user_id = Some(decoded.ok()?.into_owned());
+                }
+                "{id}" => found.task_id = Some(segment),
+                literal if literal == *segment => {}
+                _ => return None,
+            }
+        }
+        Some(found)
+    })
+}
+
+pub fn resolve<'p>(method: &str, path: &'p str) -> Result<Matched<'p>, RouteError> {
+    let found = find(path).ok_or(RouteError::NotFound)?;
+    let resource = found.resource;
+    let (_, op) = resource
+        .ops
+        .iter()
+        .find(|(m, _)| *m == method)
+        .ok_or_else(|| RouteError::MethodNotAllowed {
+            pattern: resource.pattern,
+            allow: resource.allow(),
+        })?;
+    Ok(Matched {
+        op: *op,
+        pattern: resource.pattern,
+        user_id: found.user_id,
+        task_id: found.task_id,
+    })
 }
 
 /// The path of a serialized request URL (`https://host/path?query`): the runtime
@@ -163,45 +198,12 @@ pub fn query_of(url: &str) -> Option<&str> {
     without_fragment.split_once('?').map(|(_, q)| q)
 }
 
-pub fn resolve(method: &str, path: &str) -> Result<Matched, RouteError> {
-    let (resource, path_user, id) = find_resource(path).ok_or(RouteError::NotFound)?;
-    if !resource.methods.contains(&method) {
-        return Err(RouteError::MethodNotAllowed {
-            pattern: resource.pattern,
-            allow: resource.methods,
-        });
-    }
-    let id = || id.clone().unwrap_or_default();
-    let tasks = |op| {
-        Route::Protected(ProtectedRoute::Tasks {
-            path_user: path_user.clone(),
-            op,
-        })
-    };
-    let route = match (resource.shape, method) {
-        (Shape::Health, _) => Route::Public(PublicRoute::Health),
-        (Shape::OpenApi, _) => Route::Public(PublicRoute::OpenApi),
-        (Shape::Me, _) => Route::Protected(ProtectedRoute::Me),
-        (Shape::Tasks, "GET") => tasks(TaskOp::List),
-        (Shape::Tasks, _) => tasks(TaskOp::Create),
-        (Shape::Task, "GET") => tasks(TaskOp::Get(id())),
-        (Shape::Task, "PUT") => tasks(TaskOp::Replace(id())),
-        (Shape::Task, "PATCH") => tasks(TaskOp::Patch(id())),
-        (Shape::Task, _) => tasks(TaskOp::Delete(id())),
-        (Shape::Complete, _) => tasks(TaskOp::Toggle(id())),
-    };
-    Ok(Matched {
-        route,
-        pattern: resource.pattern,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn route(method: &str, path: &str) -> Route {
-        resolve(method, path).unwrap().route
+    fn matched(method: &str, path: &'static str) -> Matched<'static> {
+        resolve(method, path).unwrap()
     }
 
     #[test]
@@ -211,8 +213,8 @@ mod tests {
                 .pattern
                 .replace("{user_id}", "u1")
                 .replace("{id}", "1");
-            for method in resource.methods {
-                let public = matches!(route(method, &path), Route::Public(_));
+            for (method, _) in resource.ops {
+                let public = resolve(method, &path).unwrap().op.is_public();
                 let expected = matches!(resource.pattern, "/health" | "/openapi.json");
                 assert_eq!(public, expected, "{method} {path}");
             }
@@ -220,42 +222,40 @@ mod tests {
     }
 
     #[test]
+    fn no_pattern_is_written_twice() {
+        let mut patterns: Vec<&str> = RESOURCES.iter().map(|r| r.pattern).collect();
+        patterns.sort();
+        patterns.dedup();
+        assert_eq!(patterns.len(), RESOURCES.len());
+    }
+
+    #[test]
     fn both_path_forms_reach_the_same_operation() {
-        assert_eq!(
-            route("PATCH", "/api/tasks/42/complete"),
-            Route::Protected(ProtectedRoute::Tasks {
-                path_user: None,
-                op: TaskOp::Toggle("42".into())
-            })
-        );
-        assert_eq!(
-            route("PATCH", "/api/user%20one/tasks/42/complete"),
-            Route::Protected(ProtectedRoute::Tasks {
-                path_user: Some("user one".into()),
-                op: TaskOp::Toggle("42".into())
-            })
-        );
-        assert_eq!(
-            route("DELETE", "/api/u1/tasks/x"),
-            Route::Protected(ProtectedRoute::Tasks {
-                path_user: Some("u1".into()),
-                op: TaskOp::Delete("x".into())
-            })
-        );
+        let plain = matched("PATCH", "/api/tasks/42/complete");
+        assert_eq!(plain.op, Op::Task(TaskOp::Complete));
+        assert_eq!((plain.user_id, plain.task_id), (None, Some("42")));
+        let form = matched("PATCH", "/api/user%20one/tasks/42/complete");
+        assert_eq!(form.op, Op::Task(TaskOp::Complete));
+        assert_eq!(form.user_id.as_deref(), Some("user one"));
+        assert_eq!(form.task_id, Some("42"));
+        assert_eq!(form.pattern, "/api/{user_id}/tasks/{id}/complete");
+        let delete = matched("DELETE", "/api/u1/tasks/x");
+        assert_eq!(delete.op, Op::Task(TaskOp::Delete));
+        assert_eq!(delete.task_id, Some("x"));
     }
 
     #[test]
     fn literal_segments_win() {
+        let m = matched("GET", "/api/tasks/tasks");
         assert_eq!(
-            route("GET", "/api/tasks/tasks"),
-            Route::Protected(ProtectedRoute::Tasks {
-                path_user: None,
-                op: TaskOp::Get("tasks".into())
-            })
+            (m.op, m.user_id, m.task_id),
+            (Op::Task(TaskOp::Get), None, Some("tasks"))
         );
+        assert_eq!(matched("GET", "/api/me").op, Op::Me);
+        let list = matched("GET", "/api/me/tasks");
         assert_eq!(
-            route("GET", "/api/me"),
-            Route::Protected(ProtectedRoute::Me)
+            (list.op, list.user_id.as_deref()),
+            (Op::Task(TaskOp::List), Some("me"))
         );
     }
 
@@ -301,7 +301,7 @@ mod tests {
             resolve("DELETE", "/api/tasks"),
             Err(RouteError::MethodNotAllowed {
                 pattern: "/api/tasks",
-                allow: &["GET", "POST"]
+                allow: "GET, POST".into()
             })
         );
         assert!(matches!(

@@ -5,14 +5,13 @@
 
 use std::time::Duration;
 
-use futures_util::future::{select, Either};
-
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use url::Url;
 
 use super::protocol::{
     batch_body, parse_batch, parse_error, parse_single, Access, DbError, QueryResult, Statement,
 };
+use crate::adapter::with_deadline;
 use crate::config::DatabaseConfig;
 
 /// Deadline of one HTTP attempt, connection to last body byte.
@@ -88,15 +87,13 @@ impl NeonClient {
     /// as one (it is not retried: the endpoint is slow, not flaky). Dropping the
     /// losing request future aborts its fetch.
     async fn attempt(&self, body: &Body<'_>, access: Access) -> Result<Vec<u8>, Failure> {
-        let request = self.attempt_once(body, access);
-        let deadline = worker::Delay::from(ATTEMPT_TIMEOUT);
-        futures_util::pin_mut!(request);
-        match select(request, deadline).await {
-            Either::Left((outcome, _)) => outcome,
-            Either::Right(_) => Err(Failure::Final(DbError::Unavailable(
-                "SQL endpoint timed out".into(),
-            ))),
-        }
+        with_deadline(self.attempt_once(body, access), ATTEMPT_TIMEOUT)
+            .await
+            .unwrap_or_else(|| {
+                Err(Failure::Final(DbError::Unavailable(
+                    "SQL endpoint timed out".into(),
+                )))
+            })
     }
 
     async fn attempt_once(&self, body: &Body<'_>, access: Access) -> Result<Vec<u8>, Failure> {

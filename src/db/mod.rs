@@ -1,10 +1,12 @@
-//! The data layer: Neon's SQL-over-HTTP protocol (`protocol`, pure and natively
-//! tested), its transport (`client`, wasm only), and the user-scoped task
-//! repository (`tasks`), which holds every SQL statement the worker sends.
+//! The data layer: Neon's SQL-over-HTTP wire format (`protocol`, pure and natively
+//! tested) and its transport (`client`, wasm only). The statements themselves live
+//! with the resource they serve (`crate::tasks::sql`); `audit` (tests only) checks
+//! every SQL text in the crate for the user predicate.
 
 pub mod protocol;
-pub mod tasks;
 
+#[cfg(test)]
+pub mod audit;
 #[cfg(target_arch = "wasm32")]
 pub mod client;
 

@@ -14,12 +14,23 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(status: u16, value: &impl Serialize) -> Reply {
+        Reply::serialized(status, "application/json", value)
+    }
+
+    /// An RFC 9457 problem document for an error, with the headers its status calls for.
+    pub fn problem(err: &ApiError) -> Reply {
+        let mut reply = Reply::serialized(err.status(), "application/problem+json", &err.problem());
+        reply.headers.extend(err.headers());
+        reply
+    }
+
+    fn serialized(status: u16, content_type: &'static str, value: &impl Serialize) -> Reply {
         // Serializing our own response types cannot fail (no maps with non-string
         // keys, no failing Serialize impls); an empty body would still be a reply.
         let body = serde_json::to_vec(value).unwrap_or_default();
         Reply {
             status,
-            headers: vec![("content-type", "application/json".into())],
+            headers: vec![("content-type", content_type.into())],
             body,
         }
     }
@@ -35,15 +46,6 @@ impl Reply {
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
         self.headers.push((name, value.into()));
         self
-    }
-}
-
-impl From<&ApiError> for Reply {
-    fn from(err: &ApiError) -> Reply {
-        let mut reply = Reply::json(err.status(), &err.problem());
-        reply.headers[0].1 = "application/problem+json".into();
-        reply.headers.extend(err.headers());
-        reply
     }
 }
 

@@ -1,26 +1,20 @@
-//! Input rules of the task API (SPEC §4), as pure functions: request bodies, task ids,
-//! list query parameters and the opaque list cursor.
+//! Input rules for task bodies and ids, as pure functions.
 //!
 //! Validation collects every violated rule before answering, so a client fixing a
 //! form sees all its mistakes in one 422.
 
-use base64ct::{Base64UrlUnpadded, Encoding};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
-use crate::db::tasks::{After, ListQuery, NewTask, SortColumn, SortOrder, Task, TaskPatch};
+use super::{NewTask, TaskPatch};
 use crate::error::{ApiError, FieldError};
 
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_DESCRIPTION_CHARS: usize = 1000;
-pub const MAX_SEARCH_CHARS: usize = 200;
-pub const DEFAULT_LIMIT: u32 = 50;
-pub const MAX_LIMIT: u32 = 100;
 
 /// Postgres text cannot hold U+0000; refusing it here names the field and saves the
 /// round trip that would end in a database error.
-const NUL_MESSAGE: &str = "must not contain the NUL character (U+0000)";
+pub(super) const NUL_MESSAGE: &str = "must not contain the NUL character (U+0000)";
 
 /// Fields a client may send. Server-owned ones are named so the error can say why.
 const WRITABLE: [&str; 3] = ["title", "description", "completed"];
@@ -155,23 +149,19 @@ impl Fields {
 
 /// `POST`: `title` required; `description` defaults to null, `completed` to false.
 pub fn new_task(map: Map<String, Json>) -> Result<NewTask, ApiError> {
-    let mut f = Fields::new(map, &WRITABLE);
-    let title = f.title(true);
-    let description = f.description(false);
-    let completed = f.completed(false);
-    f.finish(()).map(|()| NewTask {
-        title: title.unwrap_or_default(),
-        description: description.flatten(),
-        completed: completed.unwrap_or(false),
-    })
+    whole_task(map, false)
 }
 
 /// `PUT`: a full replacement, so every field must be given (`description` may be null).
 pub fn replacement(map: Map<String, Json>) -> Result<NewTask, ApiError> {
+    whole_task(map, true)
+}
+
+fn whole_task(map: Map<String, Json>, all_required: bool) -> Result<NewTask, ApiError> {
     let mut f = Fields::new(map, &WRITABLE);
     let title = f.title(true);
-    let description = f.description(true);
-    let completed = f.completed(true);
+    let description = f.description(all_required);
+    let completed = f.completed(all_required);
     f.finish(()).map(|()| NewTask {
         title: title.unwrap_or_default(),
         description: description.flatten(),
@@ -204,203 +194,53 @@ pub fn completion(map: Map<String, Json>) -> Result<bool, ApiError> {
     f.finish(()).map(|()| completed.unwrap_or(false))
 }
 
-/// The list cursor: the position after the last row of a page, bound to the sort it
-/// was made for. Opaque to clients (base64url JSON), but not secret: it can only move
-/// within the caller's own rows, since the query is scoped by user anyway.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-struct Cursor {
-    s: String,
-    o: String,
-    v: String,
-    i: i64,
+/// Whether an operation reads the request body, decided before a byte of it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyRead {
+    /// The operation takes no body; whatever was sent is ignored unread.
+    Skip,
+    /// Read it (at most `MAX_BODY_BYTES`), then hand it to the handler.
+    Read,
 }
 
-fn sort_name(sort: SortColumn) -> &'static str {
-    match sort {
-        SortColumn::CreatedAt => "created_at",
-        SortColumn::UpdatedAt => "updated_at",
-        SortColumn::Title => "title",
+/// What a body-taking operation expects: a JSON object (`POST`, `PUT`, `PATCH`), or an
+/// optional one (`PATCH …/complete`, where no body means "toggle").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyNeed {
+    None,
+    Object,
+    OptionalObject,
+}
+
+/// The media type is checked before reading, so a non-JSON upload of any size is a
+/// 415 without being buffered. An optional body is checked only once it turns out to
+/// be non-empty (a bare toggle may send no `Content-Type`).
+pub fn body_read(need: BodyNeed, content_type: Option<&str>) -> Result<BodyRead, ApiError> {
+    match need {
+        BodyNeed::None => Ok(BodyRead::Skip),
+        BodyNeed::Object if !is_json_media_type(content_type) => {
+            Err(ApiError::UnsupportedMediaType)
+        }
+        BodyNeed::Object | BodyNeed::OptionalObject => Ok(BodyRead::Read),
     }
 }
 
-fn order_name(order: SortOrder) -> &'static str {
-    match order {
-        SortOrder::Asc => "asc",
-        SortOrder::Desc => "desc",
-    }
-}
-
-pub fn encode_cursor(query: &ListQuery, last: &Task) -> String {
-    let value = match query.sort {
-        SortColumn::CreatedAt => &last.created_at,
-        SortColumn::UpdatedAt => &last.updated_at,
-        SortColumn::Title => &last.title,
-    };
-    let cursor = Cursor {
-        s: sort_name(query.sort).into(),
-        o: order_name(query.order).into(),
-        v: value.clone(),
-        i: last.id,
-    };
-    Base64UrlUnpadded::encode_string(&serde_json::to_vec(&cursor).unwrap_or_default())
-}
-
-fn decode_cursor(raw: &str, sort: SortColumn, order: SortOrder) -> Result<After, &'static str> {
-    let bytes = Base64UrlUnpadded::decode_vec(raw).map_err(|_| "is not a valid cursor")?;
-    let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| "is not a valid cursor")?;
-    if cursor.s != sort_name(sort) || cursor.o != order_name(order) {
-        return Err("belongs to another sort or order; start again without a cursor");
-    }
-    // A timestamp cursor must hold a timestamp: a bad one would otherwise reach
-    // Postgres as a failing cast (a 500) instead of a 422 here.
-    let is_time = matches!(sort, SortColumn::CreatedAt | SortColumn::UpdatedAt);
-    if cursor.i < 1
-        || (is_time
-            && crate::db::protocol::timestamptz_to_rfc3339(&rfc3339_to_pg(&cursor.v)).is_none())
-    {
-        return Err("is not a valid cursor");
-    }
-    Ok(After {
-        value: cursor.v,
-        id: cursor.i,
-    })
-}
-
-/// `2026-11-26T11:08:51.123456Z` → `2026-11-26 11:08:51.123456+00`, to reuse the one
-/// timestamp validator.
-fn rfc3339_to_pg(value: &str) -> String {
-    match value.strip_suffix('Z') {
-        Some(v) if v.len() > 10 && v.as_bytes()[10] == b'T' => {
-            format!("{} {}+00", &v[..10], &v[11..])
-        }
-        _ => String::new(),
-    }
-}
-
-/// Parses `status`, `sort`, `order`, `q`, `limit`, `cursor`. Other parameters are
-/// ignored (clients add cache-busters); a repeated one is an error, since which copy
-/// wins would be a guess.
-pub fn list_query(query_string: Option<&str>) -> Result<ListQuery, ApiError> {
-    let mut errors = Vec::new();
-    let mut seen: Vec<String> = Vec::new();
-    let mut get = |name: &str| -> Option<String> {
-        let mut values = url::form_urlencoded::parse(query_string.unwrap_or("").as_bytes())
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned());
-        let first = values.next();
-        if values.next().is_some() {
-            seen.push(name.to_string());
-        }
-        first
-    };
-    let status = get("status");
-    let sort = get("sort");
-    let order = get("order");
-    let q = get("q");
-    let limit = get("limit");
-    let cursor = get("cursor");
-    for name in seen {
-        errors.push(FieldError::new(name, "must be given at most once"));
-    }
-
-    let completed = match status.as_deref() {
-        None | Some("all") => None,
-        Some("pending") => Some(false),
-        Some("completed") => Some(true),
-        Some(_) => {
-            errors.push(FieldError::new(
-                "status",
-                "must be one of all, pending, completed",
-            ));
-            None
-        }
-    };
-    let sort = match sort.as_deref() {
-        None | Some("created_at") => SortColumn::CreatedAt,
-        Some("updated_at") => SortColumn::UpdatedAt,
-        Some("title") => SortColumn::Title,
-        Some(_) => {
-            errors.push(FieldError::new(
-                "sort",
-                "must be one of created_at, updated_at, title",
-            ));
-            SortColumn::CreatedAt
-        }
-    };
-    let order = match order.as_deref() {
-        None | Some("desc") => SortOrder::Desc,
-        Some("asc") => SortOrder::Asc,
-        Some(_) => {
-            errors.push(FieldError::new("order", "must be asc or desc"));
-            SortOrder::Desc
-        }
-    };
-    let search = match q {
-        Some(q) if q.contains('\0') => {
-            errors.push(FieldError::new("q", NUL_MESSAGE));
-            None
-        }
-        Some(q) if q.chars().count() > MAX_SEARCH_CHARS => {
-            errors.push(FieldError::new(
-                "q",
-                format!("must be at most {MAX_SEARCH_CHARS} characters"),
-            ));
-            None
-        }
-        Some(q) if q.is_empty() => None,
-        other => other,
-    };
-    let limit = match limit.as_deref() {
-        None => DEFAULT_LIMIT,
-        Some(raw) => match raw.parse::<u32>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) && !raw.starts_with('+') => n,
-            _ => {
-                errors.push(FieldError::new(
-                    "limit",
-                    format!("must be an integer from 1 to {MAX_LIMIT}"),
-                ));
-                DEFAULT_LIMIT
+/// The body as the operation needs it: `None` only for an empty optional body.
+pub fn body_object(
+    need: BodyNeed,
+    content_type: Option<&str>,
+    bytes: &[u8],
+) -> Result<Option<Map<String, Json>>, ApiError> {
+    match need {
+        BodyNeed::None => Ok(None),
+        BodyNeed::OptionalObject if bytes.is_empty() => Ok(None),
+        BodyNeed::Object | BodyNeed::OptionalObject => {
+            if !is_json_media_type(content_type) {
+                return Err(ApiError::UnsupportedMediaType);
             }
-        },
-    };
-    let after = match cursor.as_deref() {
-        None | Some("") => None,
-        Some(raw) => match decode_cursor(raw, sort, order) {
-            Ok(after) => Some(after),
-            Err(message) => {
-                errors.push(FieldError::new("cursor", message));
-                None
-            }
-        },
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+            parse_object(bytes).map(Some)
+        }
     }
-    Ok(ListQuery {
-        completed,
-        search,
-        sort,
-        order,
-        after,
-        limit,
-    })
-}
-
-/// The `Link` header value for the next page: the same path and parameters, with the
-/// new cursor.
-pub fn next_link(path: &str, query: &ListQuery, cursor: &str) -> String {
-    let mut params = url::form_urlencoded::Serializer::new(String::new());
-    if let Some(completed) = query.completed {
-        params.append_pair("status", if completed { "completed" } else { "pending" });
-    }
-    params.append_pair("sort", sort_name(query.sort));
-    params.append_pair("order", order_name(query.order));
-    if let Some(q) = &query.search {
-        params.append_pair("q", q);
-    }
-    params.append_pair("limit", &query.limit.to_string());
-    params.append_pair("cursor", cursor);
-    format!("<{path}?{}>; rel=\"next\"", params.finish())
 }
 
 #[cfg(test)]
@@ -412,7 +252,7 @@ mod tests {
         v.as_object().unwrap().clone()
     }
 
-    fn fields(err: ApiError) -> Vec<String> {
+    pub(crate) fn fields(err: ApiError) -> Vec<String> {
         match err {
             ApiError::Validation(errors) => errors.into_iter().map(|e| e.field).collect(),
             other => panic!("not a validation error: {other:?}"),
@@ -500,7 +340,6 @@ mod tests {
             fields(new_task(obj(json!({"title": "t", "description": "\u{0}"}))).unwrap_err()),
             vec!["description"]
         );
-        assert_eq!(fields(list_query(Some("q=a%00")).unwrap_err()), vec!["q"]);
     }
 
     #[test]
@@ -558,100 +397,43 @@ mod tests {
     }
 
     #[test]
-    fn list_defaults_and_values() {
-        let q = list_query(None).unwrap();
+    fn media_type_is_checked_before_the_body_is_read() {
+        let json = Some("application/json");
+        assert_eq!(body_read(BodyNeed::None, None), Ok(BodyRead::Skip));
+        assert_eq!(body_read(BodyNeed::Object, json), Ok(BodyRead::Read));
         assert_eq!(
-            (q.sort, q.order, q.limit, q.completed),
-            (SortColumn::CreatedAt, SortOrder::Desc, 50, None)
+            body_read(BodyNeed::Object, Some("text/plain")),
+            Err(ApiError::UnsupportedMediaType)
         );
-        let q = list_query(Some(
-            "status=pending&sort=title&order=asc&q=m%C3%BClk&limit=100&utm=x",
-        ))
+        assert_eq!(
+            body_read(BodyNeed::Object, None),
+            Err(ApiError::UnsupportedMediaType)
+        );
+        // A toggle may come without any body or content type.
+        assert_eq!(
+            body_read(BodyNeed::OptionalObject, None),
+            Ok(BodyRead::Read)
+        );
+    }
+
+    #[test]
+    fn an_optional_body_is_none_only_when_empty() {
+        assert_eq!(body_object(BodyNeed::OptionalObject, None, b""), Ok(None));
+        assert_eq!(
+            body_object(BodyNeed::OptionalObject, None, b"{}"),
+            Err(ApiError::UnsupportedMediaType)
+        );
+        let set = body_object(
+            BodyNeed::OptionalObject,
+            Some("application/json"),
+            br#"{"completed":true}"#,
+        )
+        .unwrap()
         .unwrap();
-        assert_eq!(q.completed, Some(false));
-        assert_eq!(q.search.as_deref(), Some("mülk"));
-        assert_eq!(
-            (q.sort, q.order, q.limit),
-            (SortColumn::Title, SortOrder::Asc, 100)
-        );
-    }
-
-    #[test]
-    fn list_refuses_bad_values() {
-        for (qs, field) in [
-            ("status=done", "status"),
-            ("sort=id", "sort"),
-            ("sort=title;drop table tasks", "sort"),
-            ("order=up", "order"),
-            ("limit=0", "limit"),
-            ("limit=101", "limit"),
-            ("limit=-1", "limit"),
-            ("limit=ten", "limit"),
-            ("limit=+5", "limit"),
-            ("cursor=%%%", "cursor"),
-            ("cursor=e30", "cursor"),
-            ("limit=5&limit=6", "limit"),
-        ] {
-            assert_eq!(
-                fields(list_query(Some(qs)).unwrap_err()),
-                vec![field],
-                "{qs}"
-            );
-        }
-        let long = "q=".to_string() + &"x".repeat(MAX_SEARCH_CHARS + 1);
-        assert_eq!(fields(list_query(Some(&long)).unwrap_err()), vec!["q"]);
-    }
-
-    fn task(id: i64, title: &str) -> Task {
-        Task {
-            id,
-            user_id: "u".into(),
-            title: title.into(),
-            description: None,
-            completed: false,
-            created_at: "2026-11-26T11:08:51.123456Z".into(),
-            updated_at: "2026-11-26T12:00:00.000000Z".into(),
-        }
-    }
-
-    #[test]
-    fn cursors_round_trip_and_stay_bound_to_their_sort() {
-        let q = list_query(Some("sort=title&order=asc")).unwrap();
-        let c = encode_cursor(&q, &task(7, "b&c"));
-        let next = list_query(Some(&format!("sort=title&order=asc&cursor={c}"))).unwrap();
-        assert_eq!(
-            next.after,
-            Some(After {
-                value: "b&c".into(),
-                id: 7
-            })
-        );
-        assert_eq!(
-            fields(list_query(Some(&format!("sort=title&order=desc&cursor={c}"))).unwrap_err()),
-            vec!["cursor"]
-        );
-
-        let q = list_query(None).unwrap();
-        let c = encode_cursor(&q, &task(9, "x"));
-        let next = list_query(Some(&format!("cursor={c}"))).unwrap();
-        assert_eq!(next.after.unwrap().value, "2026-11-26T11:08:51.123456Z");
-
-        let forged = Base64UrlUnpadded::encode_string(
-            br#"{"s":"created_at","o":"desc","v":"not a time","i":1}"#,
-        );
-        assert_eq!(
-            fields(list_query(Some(&format!("cursor={forged}"))).unwrap_err()),
-            vec!["cursor"]
-        );
-    }
-
-    #[test]
-    fn next_link_keeps_the_query() {
-        let q = list_query(Some("status=completed&q=a b&limit=2&sort=updated_at")).unwrap();
-        let link = next_link("/api/u1/tasks", &q, "CUR");
-        assert_eq!(
-            link,
-            "</api/u1/tasks?status=completed&sort=updated_at&order=desc&q=a+b&limit=2&cursor=CUR>; rel=\"next\""
-        );
+        assert_eq!(set["completed"], json!(true));
+        assert!(matches!(
+            body_object(BodyNeed::Object, Some("application/json"), b""),
+            Err(ApiError::BadRequest(_))
+        ));
     }
 }
