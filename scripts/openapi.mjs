@@ -30,11 +30,12 @@ function responseHeaders(names) {
   );
 }
 
-function success({ description, schema, headers }) {
+function success({ description, schema, headers = [] }, extraHeaders) {
+  const names = [...headers, ...extraHeaders];
   return {
     description,
     ...(schema && { content: jsonBody(schema) }),
-    ...(headers && { headers: responseHeaders(headers) }),
+    ...(names.length > 0 && { headers: responseHeaders(names) }),
   };
 }
 
@@ -58,7 +59,7 @@ function operation(op) {
       requestBody: { required: !op.optional, content: jsonBody(ref('schemas', op.body)) },
     }),
     responses: new Map([
-      [String(op.ok.status), success(op.ok)],
+      [String(op.ok.status), success(op.ok, op.public ? [] : source.PROTECTED_HEADERS)],
       ...errors.map((status) => [String(status), problemRef(status)]),
     ]),
   };
@@ -96,11 +97,13 @@ export function build() {
       parameters: source.PARAMETERS,
       schemas: source.SCHEMAS,
       responses: Object.fromEntries(
-        source.PROBLEMS.map(([, name, description, headers]) => [
+        source.PROBLEMS.map(([, name, description, headers, problemBody = true]) => [
           name,
           {
             description,
-            content: { 'application/problem+json': { schema: ref('schemas', 'Problem') } },
+            ...(problemBody && {
+              content: { 'application/problem+json': { schema: ref('schemas', 'Problem') } },
+            }),
             ...(headers && { headers: responseHeaders(headers) }),
           },
         ]),

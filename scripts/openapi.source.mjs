@@ -4,8 +4,10 @@
 //
 // Shared pieces live in the tables below, so a new one is one line in its table plus its
 // name where it is used:
-//   a response header   → HEADERS, then `headers: [...]` on a response or in PROBLEMS;
-//   an error status     → PROBLEMS, then its number in an operation's `errors`;
+//   a response header   → HEADERS, then its name in a response's `headers`, in
+//                         PROBLEMS, or in PROTECTED_HEADERS (every protected success);
+//   a status            → PROBLEMS, then its number in an operation's `errors`
+//                         (a bodiless one such as 304 ends its line with `false`);
 //   a request header    → PARAMETERS (with `header(...)`), then its name in `params`.
 
 const ref = (kind, name) => ({ $ref: `#/components/${kind}/${name}` });
@@ -22,7 +24,10 @@ export const HEADERS = {
   'Retry-After': { description: 'Seconds', schema: { type: 'integer' } },
 };
 
-/** Error responses: [status, component name, description, response headers]. Ascending. */
+/**
+ * Shared responses: [status, component name, description, response headers, has a
+ * problem+json body (default true)]. Ascending.
+ */
 export const PROBLEMS = [
   [400, 'BadRequest', 'Malformed JSON'],
   [401, 'Unauthorized', 'Missing or invalid token', ['WWW-Authenticate']],
@@ -35,6 +40,8 @@ export const PROBLEMS = [
   [503, 'Unavailable', 'Database or key server unavailable', ['Retry-After']],
 ];
 
+/** Response headers on the success response of every protected operation (none yet). */
+export const PROTECTED_HEADERS = [];
 /** Every protected operation can answer these, after its own errors. */
 export const PROTECTED_ERRORS = [401, 500, 503];
 /** Added to each `/api/{user_id}/tasks…` twin, after everything else. */
