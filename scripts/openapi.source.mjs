@@ -1,0 +1,273 @@
+// The hand-written source of src/api/openapi.json; scripts/openapi.mjs turns it into the
+// document (`npm run openapi`). Edit here, never the JSON. Only the `/api/tasks…` paths
+// are written: the generator derives their `/api/{user_id}/tasks…` twins.
+//
+// Shared pieces live in the tables below, so a new one is one line in its table plus its
+// name where it is used:
+//   a response header   → HEADERS, then its name in a response's `headers`, in
+//                         PROBLEMS, or in PROTECTED_HEADERS (every protected success);
+//   a status            → PROBLEMS, then its number in an operation's `errors`
+//                         (a bodiless one such as 304 ends its line with `false`);
+//   a request header    → PARAMETERS (with `header(...)`), then its name in `params`.
+
+const ref = (kind, name) => ({ $ref: `#/components/${kind}/${name}` });
+const string = { type: 'string' };
+
+/** Response headers, by name; inlined where a response lists them. */
+export const HEADERS = {
+  Link: { description: '`<…>; rel="next"` when more tasks follow', schema: string },
+  Location: { description: '/api/tasks/{id}', schema: string },
+  'WWW-Authenticate': {
+    description: '`Bearer realm="api"`, plus `error="invalid_token"` and `error_description` when a token was refused',
+    schema: string,
+  },
+  'Retry-After': { description: 'Seconds', schema: { type: 'integer' } },
+};
+
+/**
+ * Shared responses: [status, component name, description, response headers, has a
+ * problem+json body (default true)]. Ascending.
+ */
+export const PROBLEMS = [
+  [400, 'BadRequest', 'Malformed JSON'],
+  [401, 'Unauthorized', 'Missing or invalid token', ['WWW-Authenticate']],
+  [403, 'Forbidden', 'The path names another user'],
+  [404, 'NotFound', 'No such task for this user'],
+  [413, 'PayloadTooLarge', 'Body over 16 KiB'],
+  [415, 'UnsupportedMediaType', 'Body without Content-Type: application/json'],
+  [422, 'ValidationError', 'Invalid input; `errors` names each field'],
+  [500, 'ServerError', 'Server misconfigured or failed; no internals are shown'],
+  [503, 'Unavailable', 'Database or key server unavailable', ['Retry-After']],
+];
+
+/** Response headers on the success response of every protected operation (none yet). */
+export const PROTECTED_HEADERS = [];
+/** Every protected operation can answer these, after its own errors. */
+export const PROTECTED_ERRORS = [401, 500, 503];
+/** Added to each `/api/{user_id}/tasks…` twin, after everything else. */
+export const FOR_USER_ERROR = 403;
+/** Errors of any operation that reads a JSON body. */
+const BODY_ERRORS = [400, 413, 415, 422];
+
+/** A request-header parameter for PARAMETERS, e.g. `ifMatch: header('If-Match', '…')`. None yet. */
+export const header = (name, description, schema = string) => ({ name, in: 'header', description, schema });
+
+export const PARAMETERS = {
+  userId: {
+    name: 'user_id',
+    in: 'path',
+    required: true,
+    description: "Must equal the token's `sub` (else 403).",
+    schema: string,
+  },
+  taskId: {
+    name: 'id',
+    in: 'path',
+    required: true,
+    description: 'Task id; anything but a positive integer is answered 404.',
+    schema: { type: 'integer', minimum: 1, format: 'int64' },
+  },
+  status: {
+    name: 'status',
+    in: 'query',
+    schema: { type: 'string', enum: ['all', 'pending', 'completed'], default: 'all' },
+  },
+  sort: {
+    name: 'sort',
+    in: 'query',
+    schema: { type: 'string', enum: ['created_at', 'updated_at', 'title'], default: 'created_at' },
+  },
+  order: { name: 'order', in: 'query', schema: { type: 'string', enum: ['asc', 'desc'], default: 'desc' } },
+  q: {
+    name: 'q',
+    in: 'query',
+    description: 'Case-insensitive substring of title or description.',
+    schema: { type: 'string', maxLength: 200 },
+  },
+  limit: { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 50 } },
+  cursor: {
+    name: 'cursor',
+    in: 'query',
+    description: 'Opaque; take it from the `Link: rel="next"` header.',
+    schema: string,
+  },
+};
+
+const description = { type: ['string', 'null'], maxLength: 1000 };
+const timestamp = { type: 'string', format: 'date-time' };
+const object = (required, properties, extra = {}) => ({
+  type: 'object',
+  additionalProperties: false,
+  ...extra,
+  ...(required && { required }),
+  properties,
+});
+
+export const SCHEMAS = {
+  Task: object(['id', 'user_id', 'title', 'description', 'completed', 'created_at', 'updated_at'], {
+    id: { type: 'integer', format: 'int64' },
+    user_id: string,
+    title: { type: 'string', minLength: 1, maxLength: 200 },
+    description,
+    completed: { type: 'boolean' },
+    created_at: timestamp,
+    updated_at: timestamp,
+  }),
+  TaskCreate: object(['title'], {
+    title: { type: 'string', description: 'Trimmed; 1–200 characters.' },
+    description,
+    completed: { type: 'boolean', default: false },
+  }),
+  TaskReplace: object(['title', 'description', 'completed'], {
+    title: string,
+    description,
+    completed: { type: 'boolean' },
+  }),
+  TaskPatch: object(null, { title: string, description, completed: { type: 'boolean' } }, { minProperties: 1 }),
+  TaskComplete: object(['completed'], { completed: { type: 'boolean' } }),
+  Me: { type: 'object', required: ['user_id'], properties: { user_id: string, email: string, name: string } },
+  Problem: {
+    type: 'object',
+    required: ['type', 'title', 'status', 'detail'],
+    properties: {
+      type: { type: 'string', format: 'uri-reference' },
+      title: string,
+      status: { type: 'integer' },
+      detail: string,
+      errors: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['field', 'message'],
+          properties: { field: string, message: string },
+        },
+      },
+    },
+  },
+};
+
+const task = ref('schemas', 'Task');
+const taskList = { type: 'array', items: task };
+const updated = { status: 200, description: 'The updated task', schema: task };
+
+/**
+ * Operations by path and method. Fields: id (operationId), summary, tag, public (no
+ * token), params (names in PARAMETERS; omitted = no `parameters` key), body (schema name,
+ * `optional` for a body that may be absent), ok (the success response), errors (statuses
+ * in PROBLEMS, listed before PROTECTED_ERRORS).
+ */
+export const PATHS = {
+  '/health': {
+    get: {
+      id: 'health',
+      summary: 'Liveness (no auth, no database)',
+      tag: 'meta',
+      public: true,
+      ok: {
+        status: 200,
+        description: 'OK',
+        schema: { type: 'object', required: ['status'], properties: { status: { const: 'ok' } } },
+      },
+    },
+  },
+  '/openapi.json': {
+    get: {
+      id: 'openapi',
+      summary: 'This document',
+      tag: 'meta',
+      public: true,
+      ok: { status: 200, description: 'OpenAPI 3.1 document', schema: { type: 'object' } },
+    },
+  },
+  '/api/me': {
+    get: {
+      id: 'me',
+      summary: 'The verified identity',
+      tag: 'identity',
+      ok: { status: 200, description: 'Claims of the verified token', schema: ref('schemas', 'Me') },
+    },
+  },
+  '/api/tasks': {
+    get: {
+      id: 'listTasks',
+      summary: "List the caller's tasks",
+      params: ['status', 'sort', 'order', 'q', 'limit', 'cursor'],
+      ok: { status: 200, description: 'A page of tasks, newest first by default', schema: taskList, headers: ['Link'] },
+      errors: [422],
+    },
+    post: {
+      id: 'createTask',
+      summary: 'Create a task',
+      params: [],
+      body: 'TaskCreate',
+      ok: { status: 201, description: 'Created', schema: task, headers: ['Location'] },
+      errors: BODY_ERRORS,
+    },
+  },
+  '/api/tasks/{id}': {
+    get: {
+      id: 'getTask',
+      summary: 'Get one task',
+      params: ['taskId'],
+      ok: { status: 200, description: 'The task', schema: task },
+      errors: [404],
+    },
+    put: {
+      id: 'replaceTask',
+      summary: 'Replace a task (every field required)',
+      params: ['taskId'],
+      body: 'TaskReplace',
+      ok: updated,
+      errors: [...BODY_ERRORS, 404],
+    },
+    patch: {
+      id: 'updateTask',
+      summary: 'Update some fields of a task',
+      params: ['taskId'],
+      body: 'TaskPatch',
+      ok: updated,
+      errors: [...BODY_ERRORS, 404],
+    },
+    delete: {
+      id: 'deleteTask',
+      summary: 'Delete a task',
+      params: ['taskId'],
+      ok: { status: 204, description: 'Deleted' },
+      errors: [404],
+    },
+  },
+  '/api/tasks/{id}/complete': {
+    patch: {
+      id: 'completeTask',
+      summary: 'Toggle completion, or set it with {"completed": bool}',
+      params: ['taskId'],
+      body: 'TaskComplete',
+      optional: true,
+      ok: updated,
+      errors: [...BODY_ERRORS, 404],
+    },
+  },
+};
+
+/** The prefix whose paths are also served as `/api/{user_id}/tasks…`. */
+export const MIRRORED_PREFIX = '/api/tasks';
+export const MIRROR_PREFIX = '/api/{user_id}/tasks';
+
+export const INFO = {
+  title: 'Task API',
+  version: '1.0.0',
+  description:
+    "Tasks of the authenticated user. Authenticate with a Better Auth JWT as `Authorization: Bearer <jwt>`; every task route is scoped to the token's `sub`. Errors are RFC 9457 problem documents.",
+};
+
+export const TAGS = ['tasks', 'identity', 'meta'];
+
+export const SECURITY_SCHEMES = {
+  bearerAuth: {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description:
+      "Better Auth JWT (EdDSA, ES256, ES512, RS256, PS256 via the issuer's JWKS; HS256 with a shared secret when configured).",
+  },
+};
