@@ -8,52 +8,7 @@
 use std::fmt;
 use url::Url;
 
-/// Signature algorithms this worker can verify with WebCrypto. `none` is absent by
-/// construction: there is no variant for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Algorithm {
-    EdDsa,
-    Es256,
-    Es512,
-    Rs256,
-    Ps256,
-    Hs256,
-}
-
-impl Algorithm {
-    pub const ASYMMETRIC: [Algorithm; 5] = [
-        Algorithm::EdDsa,
-        Algorithm::Es256,
-        Algorithm::Es512,
-        Algorithm::Rs256,
-        Algorithm::Ps256,
-    ];
-
-    /// The JOSE name (`alg` header value). Matching is exact and case-sensitive, as
-    /// RFC 7515 requires: `hs256` is not `HS256`.
-    pub fn from_jose(name: &str) -> Option<Algorithm> {
-        Some(match name {
-            "EdDSA" => Algorithm::EdDsa,
-            "ES256" => Algorithm::Es256,
-            "ES512" => Algorithm::Es512,
-            "RS256" => Algorithm::Rs256,
-            "PS256" => Algorithm::Ps256,
-            "HS256" => Algorithm::Hs256,
-            _ => return None,
-        })
-    }
-
-    pub fn jose_name(self) -> &'static str {
-        match self {
-            Algorithm::EdDsa => "EdDSA",
-            Algorithm::Es256 => "ES256",
-            Algorithm::Es512 => "ES512",
-            Algorithm::Rs256 => "RS256",
-            Algorithm::Ps256 => "PS256",
-            Algorithm::Hs256 => "HS256",
-        }
-    }
-}
+use crate::auth::algorithm::{Algorithm, TABLE};
 
 /// Smallest HS256 secret accepted: RFC 7518 §3.2 asks for a key at least as long as
 /// the hash output, and shorter shared secrets are brute-forceable offline.
@@ -250,23 +205,26 @@ fn parse_algorithms(
 ) -> Result<Vec<Algorithm>, ConfigError> {
     const VAR: &str = "AUTH_ALGORITHMS";
     let Some(value) = value else {
-        let mut algs = Vec::new();
-        if has_jwks {
-            algs.extend(Algorithm::ASYMMETRIC);
-        }
-        if has_secret {
-            algs.push(Algorithm::Hs256);
-        }
-        return Ok(algs);
+        let configured = |alg: &Algorithm| {
+            if alg.uses_secret() {
+                has_secret
+            } else {
+                has_jwks
+            }
+        };
+        return Ok(TABLE.iter().map(|s| s.alg).filter(configured).collect());
     };
     let mut algs = Vec::new();
     for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         let alg = Algorithm::from_jose(name)
             .ok_or_else(|| ConfigError::new(VAR, format!("unsupported algorithm {name:?}")))?;
-        if alg == Algorithm::Hs256 && !has_secret {
-            return Err(ConfigError::new(VAR, "HS256 needs AUTH_JWT_SECRET"));
+        if alg.uses_secret() && !has_secret {
+            return Err(ConfigError::new(
+                VAR,
+                format!("{name} needs AUTH_JWT_SECRET"),
+            ));
         }
-        if alg != Algorithm::Hs256 && !has_jwks {
+        if !alg.uses_secret() && !has_jwks {
             return Err(ConfigError::new(VAR, format!("{name} needs AUTH_JWKS_URL")));
         }
         if !algs.contains(&alg) {

@@ -14,12 +14,13 @@ use worker::{
     AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
 };
 
+use super::algorithm::Algorithm;
 use super::claims::ClaimPolicy;
 use super::jwk::{parse_jwks, select_key, Jwk, NoKey};
 use super::jwks::{JwksCache, Plan, FETCH_TIMEOUT_MS, MAX_JWKS_BYTES, RETRY_AFTER_SECONDS};
 use super::token::{self, signature_length_ok};
 use super::{webcrypto, AuthError, UserScope};
-use crate::config::{Algorithm, AuthConfig};
+use crate::config::AuthConfig;
 use crate::error::ApiError;
 
 /// Imported keys kept per isolate. Bounded so a JWKS that keeps changing cannot grow
@@ -49,9 +50,10 @@ pub async fn authenticate(
     if !signature_length_ok(parsed.algorithm, parsed.signature.len()) {
         return Err(AuthError::BadSignature.into());
     }
-    let key = match parsed.algorithm {
-        Algorithm::Hs256 => hmac_key(config).await?,
-        alg => jwks_key(config, alg, parsed.key_id.as_deref()).await?,
+    let key = if parsed.algorithm.uses_secret() {
+        hmac_key(config).await?
+    } else {
+        jwks_key(config, parsed.algorithm, parsed.key_id.as_deref()).await?
     };
     let valid = webcrypto::verify(
         parsed.algorithm,
