@@ -46,12 +46,15 @@ thread_local! {
 fn load_state(env: &Env) -> Result<Rc<AppState>, ApiError> {
     let loaded = STATE.with(|cell| {
         cell.get_or_init(|| {
+            // Secrets and vars are the same property on `env`; where one was declared
+            // comes from the build's wrangler.toml (see `declared_source`).
             let config = Config::load(|name| {
-                env.secret(name)
-                    .map(|s| s.to_string())
-                    .or_else(|_| env.var(name).map(|v| v.to_string()))
-                    .ok()
+                let value = env.var(name).ok()?.to_string();
+                Some((value, crate::config::declared_source(name)))
             })?;
+            for warning in &config.warnings {
+                worker::console_warn!("configuration: {warning}");
+            }
             let db = NeonClient::new(&config.database).map_err(|_| ConfigError {
                 variable: "DATABASE_URL",
                 reason: "cannot be sent as a header".into(),

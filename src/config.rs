@@ -8,58 +8,64 @@
 use std::fmt;
 use url::Url;
 
-/// Signature algorithms this worker can verify with WebCrypto. `none` is absent by
-/// construction: there is no variant for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Algorithm {
-    EdDsa,
-    Es256,
-    Es512,
-    Rs256,
-    Ps256,
-    Hs256,
-}
-
-impl Algorithm {
-    pub const ASYMMETRIC: [Algorithm; 5] = [
-        Algorithm::EdDsa,
-        Algorithm::Es256,
-        Algorithm::Es512,
-        Algorithm::Rs256,
-        Algorithm::Ps256,
-    ];
-
-    /// The JOSE name (`alg` header value). Matching is exact and case-sensitive, as
-    /// RFC 7515 requires: `hs256` is not `HS256`.
-    pub fn from_jose(name: &str) -> Option<Algorithm> {
-        Some(match name {
-            "EdDSA" => Algorithm::EdDsa,
-            "ES256" => Algorithm::Es256,
-            "ES512" => Algorithm::Es512,
-            "RS256" => Algorithm::Rs256,
-            "PS256" => Algorithm::Ps256,
-            "HS256" => Algorithm::Hs256,
-            _ => return None,
-        })
-    }
-
-    pub fn jose_name(self) -> &'static str {
-        match self {
-            Algorithm::EdDsa => "EdDSA",
-            Algorithm::Es256 => "ES256",
-            Algorithm::Es512 => "ES512",
-            Algorithm::Rs256 => "RS256",
-            Algorithm::Ps256 => "PS256",
-            Algorithm::Hs256 => "HS256",
-        }
-    }
-}
+use crate::auth::algorithm::{Algorithm, TABLE};
 
 /// Smallest HS256 secret accepted: RFC 7518 §3.2 asks for a key at least as long as
 /// the hash output, and shorter shared secrets are brute-forceable offline.
 pub const MIN_HS256_SECRET_BYTES: usize = 32;
 pub const DEFAULT_CLOCK_SKEW_SECONDS: u32 = 30;
 pub const MAX_CLOCK_SKEW_SECONDS: u32 = 300;
+pub const DEFAULT_TASKS_PER_USER_MAX: u32 = 10_000;
+pub const MAX_TASKS_PER_USER_MAX: u32 = 1_000_000;
+pub const DEFAULT_WRITE_LIMIT_PERIOD_SECONDS: u32 = 60;
+
+/// Variables that hold secrets. Found as plain variables they still work (failing
+/// closed over a dashboard detail would take the API down), but plain variables are
+/// readable in `wrangler.toml`, the repository and the dashboard, so the log says so.
+pub const SECRET_VARIABLES: [&str; 2] = ["DATABASE_URL", "AUTH_JWT_SECRET"];
+
+/// Where a value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Secret,
+    PlainVar,
+}
+
+/// This project's wrangler.toml, compiled in. Inside workerd a secret and a plain
+/// variable are the same kind of string on `env` (workers-rs's `secret()` and `var()`
+/// read the same property), so the file that declares the plain ones is the only
+/// witness of which is which. A plain variable set only in the dashboard or with
+/// `--var` is not seen; `.dev.vars` and `wrangler secret put` count as secrets.
+const WRANGLER_TOML: &str = include_str!("../wrangler.toml");
+
+/// The source of `name` as this build's wrangler.toml declares it.
+pub fn declared_source(name: &str) -> Source {
+    if plain_var_names(WRANGLER_TOML).any(|n| n == name) {
+        Source::PlainVar
+    } else {
+        Source::Secret
+    }
+}
+
+/// Keys of `[vars]` and `[env.<name>.vars]` tables: a line scan, not a TOML parser,
+/// which is enough for `KEY = "value"` lines (a false extra name only ever adds a
+/// warning).
+fn plain_var_names(toml: &str) -> impl Iterator<Item = &str> {
+    let mut in_vars = false;
+    toml.lines().filter_map(move |line| {
+        let line = line.trim();
+        if let Some(header) = line.strip_prefix('[') {
+            let table = header.split(']').next().unwrap_or("").trim();
+            in_vars = table == "vars" || table.ends_with(".vars");
+            return None;
+        }
+        if !in_vars || line.starts_with('#') {
+            return None;
+        }
+        let (key, _) = line.split_once('=')?;
+        Some(key.trim().trim_matches('"'))
+    })
+}
 
 #[derive(Clone)]
 pub struct Config {
@@ -67,6 +73,18 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Exact origins (`scheme://host[:port]`) allowed to call the API from a browser.
     pub cors_allowed_origins: Vec<String>,
+    pub limits: Limits,
+    /// Problems that do not stop the worker (a secret set as a plain variable), for
+    /// the adapter to log once per isolate. They name variables, never values.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most tasks one user may hold (SPEC §6).
+    pub tasks_per_user_max: u32,
+    /// The `WRITE_LIMITER` binding's period, for `Retry-After` (SPEC §4).
+    pub write_limit_period_seconds: u32,
 }
 
 #[derive(Clone)]
@@ -119,6 +137,8 @@ impl fmt::Debug for Config {
             .field("auth", &self.auth)
             .field("database", &self.database)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("limits", &self.limits)
+            .field("warnings", &self.warnings)
             .finish()
     }
 }
@@ -140,11 +160,12 @@ impl ConfigError {
 }
 
 impl Config {
-    /// Reads every variable through `lookup` (a var or a secret, by name). Empty or
-    /// whitespace-only values count as unset.
-    pub fn load(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    /// Reads every variable through `lookup` (a var or a secret, by name, with where
+    /// it came from). Empty or whitespace-only values count as unset.
+    pub fn load(lookup: impl Fn(&str) -> Option<(String, Source)>) -> Result<Config, ConfigError> {
+        let raw = |name: &str| lookup(name).map(|(value, _)| value);
         let get = |name: &str| {
-            lookup(name)
+            raw(name)
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
@@ -158,7 +179,7 @@ impl Config {
             .map(|v| parse_http_url("AUTH_JWKS_URL", &v))
             .transpose()?;
         // The secret is used byte-for-byte: trimming it would silently change the key.
-        let hs256_secret = lookup("AUTH_JWT_SECRET")
+        let hs256_secret = raw("AUTH_JWT_SECRET")
             .filter(|s| !s.is_empty())
             .map(|s| {
                 if s.len() < MIN_HS256_SECRET_BYTES {
@@ -182,19 +203,13 @@ impl Config {
             jwks_url.is_some(),
             hs256_secret.is_some(),
         )?;
-        let clock_skew_seconds = match get("AUTH_CLOCK_SKEW_SECONDS") {
-            None => DEFAULT_CLOCK_SKEW_SECONDS,
-            Some(v) => v
-                .parse::<u32>()
-                .ok()
-                .filter(|s| *s <= MAX_CLOCK_SKEW_SECONDS)
-                .ok_or_else(|| {
-                    ConfigError::new(
-                        "AUTH_CLOCK_SKEW_SECONDS",
-                        format!("must be an integer from 0 to {MAX_CLOCK_SKEW_SECONDS}"),
-                    )
-                })?,
-        };
+        let clock_skew_seconds = parse_integer(
+            "AUTH_CLOCK_SKEW_SECONDS",
+            get("AUTH_CLOCK_SKEW_SECONDS"),
+            DEFAULT_CLOCK_SKEW_SECONDS,
+            |s| s <= MAX_CLOCK_SKEW_SECONDS,
+            &format!("an integer from 0 to {MAX_CLOCK_SKEW_SECONDS}"),
+        )?;
 
         let connection_string = required("DATABASE_URL")?;
         let sql_endpoint = match get("NEON_SQL_ENDPOINT") {
@@ -209,6 +224,38 @@ impl Config {
             None => Vec::new(),
             Some(v) => parse_origins(&v)?,
         };
+        let limits = Limits {
+            // Zero would refuse every create; a huge cap is no cap (finding: unbounded
+            // storage per account), so both ends are configuration mistakes.
+            tasks_per_user_max: parse_integer(
+                "TASKS_PER_USER_MAX",
+                get("TASKS_PER_USER_MAX"),
+                DEFAULT_TASKS_PER_USER_MAX,
+                |n| (1..=MAX_TASKS_PER_USER_MAX).contains(&n),
+                &format!("an integer from 1 to {MAX_TASKS_PER_USER_MAX}"),
+            )?,
+            // The binding only offers these periods; another value would make
+            // `Retry-After` lie to clients.
+            write_limit_period_seconds: parse_integer(
+                "WRITE_LIMIT_PERIOD_SECONDS",
+                get("WRITE_LIMIT_PERIOD_SECONDS"),
+                DEFAULT_WRITE_LIMIT_PERIOD_SECONDS,
+                |p| p == 10 || p == 60,
+                "10 or 60",
+            )?,
+        };
+        let warnings = SECRET_VARIABLES
+            .iter()
+            .filter(
+                |name| matches!(lookup(name), Some((v, Source::PlainVar)) if !v.trim().is_empty()),
+            )
+            .map(|name| {
+                format!(
+                    "{name} is set as a plain variable, readable in the dashboard and \
+                     wrangler.toml; set it with `wrangler secret put {name}`"
+                )
+            })
+            .collect();
 
         Ok(Config {
             auth: AuthConfig {
@@ -224,17 +271,54 @@ impl Config {
                 sql_endpoint,
             },
             cors_allowed_origins,
+            limits,
+            warnings,
         })
     }
 }
 
+/// An unsigned integer variable: absent means `default`; anything else must parse and
+/// pass `valid`, or the configuration fails closed naming the variable.
+fn parse_integer(
+    variable: &'static str,
+    value: Option<String>,
+    default: u32,
+    valid: impl Fn(u32) -> bool,
+    expected: &str,
+) -> Result<u32, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| valid(*n))
+            .ok_or_else(|| ConfigError::new(variable, format!("must be {expected}"))),
+    }
+}
+
+/// An `https://` URL, or `http://` to a loopback host for local development. Plain
+/// HTTP anywhere else would send the database password in clear on every request
+/// (`NEON_SQL_ENDPOINT`) or let anyone on the path swap the issuer's keys and mint
+/// tokens (`AUTH_JWKS_URL`), so a dev value copied into production fails closed.
 fn parse_http_url(variable: &'static str, value: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(value).map_err(|_| ConfigError::new(variable, "not a valid URL"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => {
+            return Err(ConfigError::new(
+                variable,
+                "must be an https URL with a host",
+            ))
+        }
+    };
     match url.scheme() {
-        "https" | "http" if url.host().is_some() => Ok(url),
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
         _ => Err(ConfigError::new(
             variable,
-            "must be an http(s) URL with a host",
+            "must be https (http only for 127.0.0.0/8, [::1] or localhost)",
         )),
     }
 }
@@ -250,23 +334,26 @@ fn parse_algorithms(
 ) -> Result<Vec<Algorithm>, ConfigError> {
     const VAR: &str = "AUTH_ALGORITHMS";
     let Some(value) = value else {
-        let mut algs = Vec::new();
-        if has_jwks {
-            algs.extend(Algorithm::ASYMMETRIC);
-        }
-        if has_secret {
-            algs.push(Algorithm::Hs256);
-        }
-        return Ok(algs);
+        let configured = |alg: &Algorithm| {
+            if alg.uses_secret() {
+                has_secret
+            } else {
+                has_jwks
+            }
+        };
+        return Ok(TABLE.iter().map(|s| s.alg).filter(configured).collect());
     };
     let mut algs = Vec::new();
     for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         let alg = Algorithm::from_jose(name)
             .ok_or_else(|| ConfigError::new(VAR, format!("unsupported algorithm {name:?}")))?;
-        if alg == Algorithm::Hs256 && !has_secret {
-            return Err(ConfigError::new(VAR, "HS256 needs AUTH_JWT_SECRET"));
+        if alg.uses_secret() && !has_secret {
+            return Err(ConfigError::new(
+                VAR,
+                format!("{name} needs AUTH_JWT_SECRET"),
+            ));
         }
-        if alg != Algorithm::Hs256 && !has_jwks {
+        if !alg.uses_secret() && !has_jwks {
             return Err(ConfigError::new(VAR, format!("{name} needs AUTH_JWKS_URL")));
         }
         if !algs.contains(&alg) {
@@ -356,7 +443,7 @@ mod tests {
     }
 
     fn load(vars: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
-        Config::load(|name| vars.get(name).cloned())
+        Config::load(|name| vars.get(name).map(|v| (v.clone(), Source::Secret)))
     }
 
     #[test]
@@ -513,6 +600,142 @@ mod tests {
                 "CORS_ALLOWED_ORIGINS",
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn urls_must_be_https_except_loopback() {
+        for var in ["AUTH_JWKS_URL", "NEON_SQL_ENDPOINT"] {
+            for ok in [
+                "https://auth.example.com/jwks",
+                "http://127.0.0.1:4444/x",
+                "http://127.9.9.9/x",
+                "http://[::1]:8080/x",
+                "http://localhost:3000/x",
+                "http://LOCALHOST/x",
+            ] {
+                let mut vars = base();
+                vars.insert(var, ok.into());
+                assert!(load(&vars).is_ok(), "{var}={ok}");
+            }
+            for bad in [
+                "http://auth.example.com/jwks",
+                "http://10.0.0.1/x",
+                "http://128.0.0.1/x",
+                "http://[::2]/x",
+                "http://localhost.evil.com/x",
+                "http://foo.localhost/x",
+                "ftp://localhost/x",
+                "file:///etc/passwd",
+                "https://",
+                "not a url",
+            ] {
+                let mut vars = base();
+                vars.insert(var, bad.into());
+                assert_eq!(load(&vars).unwrap_err().variable, var, "{var}={bad}");
+            }
+        }
+    }
+
+    #[test]
+    fn tasks_per_user_max() {
+        assert_eq!(load(&base()).unwrap().limits.tasks_per_user_max, 10_000);
+        let mut vars = base();
+        for (value, expected) in [
+            ("1", Some(1)),
+            ("1000000", Some(1_000_000)),
+            (" 250 ", Some(250)),
+        ] {
+            vars.insert("TASKS_PER_USER_MAX", value.into());
+            assert_eq!(
+                load(&vars).ok().map(|c| c.limits.tasks_per_user_max),
+                expected,
+                "{value}"
+            );
+        }
+        for bad in ["0", "1000001", "-1", "1e4", "10k", "4294967296", "ten"] {
+            vars.insert("TASKS_PER_USER_MAX", bad.into());
+            assert_eq!(
+                load(&vars).unwrap_err().variable,
+                "TASKS_PER_USER_MAX",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn write_limit_period() {
+        assert_eq!(load(&base()).unwrap().limits.write_limit_period_seconds, 60);
+        let mut vars = base();
+        for ok in [10, 60] {
+            vars.insert("WRITE_LIMIT_PERIOD_SECONDS", ok.to_string());
+            assert_eq!(load(&vars).unwrap().limits.write_limit_period_seconds, ok);
+        }
+        for bad in ["30", "0", "600", "60s", "", "x"] {
+            vars.insert("WRITE_LIMIT_PERIOD_SECONDS", bad.into());
+            let got = load(&vars);
+            if bad.is_empty() {
+                // Empty counts as unset, like every other variable.
+                assert_eq!(got.unwrap().limits.write_limit_period_seconds, 60);
+            } else {
+                assert_eq!(
+                    got.unwrap_err().variable,
+                    "WRITE_LIMIT_PERIOD_SECONDS",
+                    "{bad}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn secrets_found_as_plain_vars_work_but_warn_by_name_only() {
+        let mut vars = base();
+        vars.insert("AUTH_JWT_SECRET", SECRET.into());
+        let plain = |name: &str| {
+            vars.get(name).map(|v| {
+                let source = if name == "AUTH_ISSUER" || SECRET_VARIABLES.contains(&name) {
+                    Source::PlainVar
+                } else {
+                    Source::Secret
+                };
+                (v.clone(), source)
+            })
+        };
+        let cfg = Config::load(plain).unwrap();
+        assert_eq!(cfg.auth.hs256_secret.as_deref(), Some(SECRET.as_bytes()));
+        assert_eq!(cfg.warnings.len(), 2, "{:?}", cfg.warnings);
+        assert!(cfg.warnings[0].starts_with("DATABASE_URL "));
+        assert!(cfg.warnings[1].starts_with("AUTH_JWT_SECRET "));
+        for w in &cfg.warnings {
+            assert!(!w.contains(SECRET) && !w.contains(":pw@"), "{w}");
+        }
+        // As secrets: no warning.
+        assert!(load(&vars).unwrap().warnings.is_empty());
+    }
+
+    #[test]
+    fn plain_vars_are_read_from_vars_tables() {
+        let toml = r#"
+name = "x"
+DATABASE_URL = "top-level key, not a var"
+[vars]
+AUTH_ISSUER = "https://a"
+# DATABASE_URL = "commented out"
+"CORS_ALLOWED_ORIGINS" = ""
+[env.production.vars]
+AUTH_JWT_SECRET = "oops"
+[[d1_databases]]
+DATABASE_URL = "not a var"
+"#;
+        let names: Vec<&str> = plain_var_names(toml).collect();
+        assert_eq!(
+            names,
+            ["AUTH_ISSUER", "CORS_ALLOWED_ORIGINS", "AUTH_JWT_SECRET"]
+        );
+        // This project's own file declares no secret as a plain variable.
+        assert_eq!(declared_source("AUTH_ISSUER"), Source::PlainVar);
+        for name in SECRET_VARIABLES {
+            assert_eq!(declared_source(name), Source::Secret, "{name}");
         }
     }
 }

@@ -263,7 +263,7 @@ describe('no usable keys on a cold cache → 503 with Retry-After, never 200, ne
     expectUserId(await me(direct, await mintToken(key, { sub: 'u' })), 'u');
   });
 
-  it('a request after the JWKS recovers fetches again and succeeds (503 is not sticky)', async (ctx) => {
+  it('once the 5 s failure memory has passed, a request fetches again and succeeds (503 is not sticky)', async (ctx) => {
     const { jwksServer, worker } = resources(ctx);
     const key = await generateSigningKey('EdDSA', { kid: 'k1' });
     const server = await jwksServer({ keys: [key.jwk] });
@@ -273,6 +273,8 @@ describe('no usable keys on a cold cache → 503 with Retry-After, never 200, ne
     expectUnavailable(await me(w, token));
     expectUnavailable(await me(w, token));
     server.mode = 'ok';
+    // A failed fetch is remembered for 5 s (no fetch per request during an outage).
+    await sleep(5_200);
     expectUserId(await me(w, token), 'recovered');
     const hits = server.hits;
     expectUserId(await me(w, token), 'recovered');

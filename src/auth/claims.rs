@@ -100,8 +100,8 @@ impl ClaimPolicy<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::algorithm::Algorithm;
     use crate::auth::token::{parse, tests::token};
-    use crate::config::Algorithm;
 
     const NOW_S: f64 = 1_800_000_000.0;
     const NOW: f64 = NOW_S * 1000.0;

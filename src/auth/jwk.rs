@@ -12,22 +12,23 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
-use crate::config::Algorithm;
+use super::algorithm::{Algorithm, KeyFit, TABLE};
 
-/// Smallest RSA modulus accepted (SPEC §5.3, NIST SP 800-131A).
-pub const MIN_RSA_BITS: usize = 2048;
-
+/// Key material, in the shapes the algorithm table names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Material {
-    Okp { x: String },
-    Ec { crv: Curve, x: String, y: String },
-    Rsa { n: String, e: String, bits: usize },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Curve {
-    P256,
-    P521,
+    /// `OKP` (only `x`) or `EC` (`x` and `y`) on a curve some algorithm uses.
+    Curve {
+        kty: &'static str,
+        crv: &'static str,
+        x: String,
+        y: Option<String>,
+    },
+    Rsa {
+        n: String,
+        e: String,
+        bits: usize,
+    },
 }
 
 /// A verification key from the issuer's JWKS, reduced to what verification needs.
@@ -82,30 +83,25 @@ impl Jwk {
     /// encryption keys, other curves or weak RSA keys next to the ones we use, and those
     /// must not make the whole set unusable.
     fn from_wire(wire: WireJwk, allowed: &[Algorithm]) -> Option<Jwk> {
-        let material =
-            match (wire.kty.as_deref()?, wire.crv.as_deref()) {
-                ("OKP", Some("Ed25519")) => {
-                    let x = wire.x?;
-                    (decoded_len(&x)? == 32).then_some(Material::Okp { x })?
-                }
-                ("EC", Some(crv @ ("P-256" | "P-521"))) => {
-                    let (curve, size) = if crv == "P-256" {
-                        (Curve::P256, 32)
-                    } else {
-                        (Curve::P521, 66)
-                    };
-                    let (x, y) = (wire.x?, wire.y?);
-                    (decoded_len(&x)? == size && decoded_len(&y)? == size)
-                        .then_some(Material::Ec { crv: curve, x, y })?
-                }
-                ("RSA", _) => {
-                    let (n, e) = (wire.n?, wire.e?);
-                    decoded_len(&e)?;
-                    let bits = rsa_bits(&n)?;
-                    Material::Rsa { n, e, bits }
-                }
-                _ => return None,
-            };
+        let material = match wire.kty.as_deref()? {
+            "RSA" => {
+                let (n, e) = (wire.n?, wire.e?);
+                decoded_len(&e)?;
+                let bits = rsa_bits(&n)?;
+                Material::Rsa { n, e, bits }
+            }
+            kty => {
+                // Only curves the table knows; each fixes the coordinate length, so a
+                // truncated or padded point is dropped here rather than at import.
+                let (kty, crv, coord_len) = curve_of(kty, wire.crv.as_deref()?)?;
+                let x = wire.x?;
+                let y = if kty == "EC" { Some(wire.y?) } else { None };
+                let sizes_ok = decoded_len(&x)? == coord_len
+                    && y.as_deref()
+                        .map_or(Some(true), |y| decoded_len(y).map(|l| l == coord_len))?;
+                sizes_ok.then_some(Material::Curve { kty, crv, x, y })?
+            }
+        };
         let usage_ok = wire.use_.as_deref().is_none_or(|u| u == "sig")
             && wire
                 .key_ops
@@ -118,7 +114,9 @@ impl Jwk {
             .iter()
             .copied()
             .filter(|alg| material.fits(*alg))
-            .filter(|alg| wire.alg.as_deref().is_none_or(|a| a == alg.jose_name()))
+            // Any of the algorithm's names: a key published with RFC 9864's `Ed25519`
+            // serves EdDSA-with-Ed25519 tokens under either header name.
+            .filter(|alg| wire.alg.as_deref().is_none_or(|a| alg.is_named(a)))
             .collect();
         if serves.is_empty() {
             return None;
@@ -142,13 +140,10 @@ impl Jwk {
     /// (e.g. `"alg": "Ed25519"`) make the import fail; we already checked them.
     pub fn import_jwk(&self) -> Json {
         match &self.material {
-            Material::Okp { x } => json!({"kty": "OKP", "crv": "Ed25519", "x": x}),
-            Material::Ec { crv, x, y } => json!({
-                "kty": "EC",
-                "crv": if *crv == Curve::P256 { "P-256" } else { "P-521" },
-                "x": x,
-                "y": y,
-            }),
+            Material::Curve { kty, crv, x, y } => match y {
+                Some(y) => json!({"kty": kty, "crv": crv, "x": x, "y": y}),
+                None => json!({"kty": kty, "crv": crv, "x": x}),
+            },
             Material::Rsa { n, e, .. } => json!({"kty": "RSA", "n": n, "e": e}),
         }
     }
@@ -159,25 +154,25 @@ impl Jwk {
     }
 }
 
+/// The table's curve for a JWK's `kty`/`crv`, with its coordinate length.
+fn curve_of(kty: &str, crv: &str) -> Option<(&'static str, &'static str, usize)> {
+    TABLE.iter().find_map(|spec| match spec.key {
+        KeyFit::Curve {
+            kty: k,
+            crv: c,
+            coord_len,
+        } if k == kty && c == crv => Some((k, c, coord_len)),
+        _ => None,
+    })
+}
+
 impl Material {
     fn fits(&self, alg: Algorithm) -> bool {
-        match (self, alg) {
-            (Material::Okp { .. }, Algorithm::EdDsa) => true,
-            (
-                Material::Ec {
-                    crv: Curve::P256, ..
-                },
-                Algorithm::Es256,
-            ) => true,
-            (
-                Material::Ec {
-                    crv: Curve::P521, ..
-                },
-                Algorithm::Es512,
-            ) => true,
-            (Material::Rsa { bits, .. }, Algorithm::Rs256 | Algorithm::Ps256) => {
-                *bits >= MIN_RSA_BITS
+        match (self, alg.spec().key) {
+            (Material::Curve { kty, crv, .. }, KeyFit::Curve { kty: k, crv: c, .. }) => {
+                *kty == k && *crv == c
             }
+            (Material::Rsa { bits, .. }, KeyFit::Rsa { min_bits }) => *bits >= min_bits,
             _ => false,
         }
     }
@@ -313,6 +308,21 @@ mod tests {
         k["key_ops"] = json!(["verify"]);
         k["alg"] = "EdDSA".into();
         assert_eq!(parse(vec![k]).len(), 1);
+    }
+
+    #[test]
+    fn rfc9864_ed25519_alg_on_a_jwk_serves_eddsa() {
+        let mut k = okp("k");
+        k["alg"] = "Ed25519".into();
+        let keys = parse(vec![k]);
+        assert_eq!(keys.len(), 1);
+        assert!(keys[0].serves(Algorithm::EdDsa));
+        // WebCrypto refuses `"alg": "Ed25519"` in a JWK, so the import form drops it.
+        assert!(keys[0].import_jwk().get("alg").is_none());
+        // The name does not stretch to other key types.
+        let mut ec = ec256("e");
+        ec["alg"] = "Ed25519".into();
+        assert!(parse(vec![ec]).is_empty());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! Its only output is a `UserScope`, which nothing else in the crate can construct:
 //! the data layer takes one for every query, so no query runs for an unverified user.
 
+pub mod algorithm;
 pub mod claims;
 pub mod jwk;
 pub mod jwks;

@@ -1,7 +1,7 @@
 //! `authenticate`: the verification pipeline inside workerd, with the per-isolate
 //! caches it needs (JWKS, imported `CryptoKey`s, one in-flight fetch).
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
@@ -14,12 +14,16 @@ use worker::{
     AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
 };
 
+use super::algorithm::Algorithm;
 use super::claims::ClaimPolicy;
 use super::jwk::{parse_jwks, select_key, Jwk, NoKey};
-use super::jwks::{JwksCache, Plan, FETCH_TIMEOUT_MS, MAX_JWKS_BYTES, RETRY_AFTER_SECONDS};
+use super::jwks::{
+    next_join_pause, JwksCache, Plan, FETCH_TIMEOUT_MS, JOIN_DEADLINE_MS, MAX_JWKS_BYTES,
+    RETRY_AFTER_SECONDS,
+};
 use super::token::{self, signature_length_ok};
 use super::{webcrypto, AuthError, UserScope};
-use crate::config::{Algorithm, AuthConfig};
+use crate::config::AuthConfig;
 use crate::error::ApiError;
 
 /// Imported keys kept per isolate. Bounded so a JWKS that keeps changing cannot grow
@@ -28,8 +32,6 @@ const MAX_IMPORTED_KEYS: usize = 32;
 
 thread_local! {
     static JWKS: RefCell<JwksCache> = RefCell::new(JwksCache::default());
-    /// When the in-flight JWKS fetch started, if one is running.
-    static FETCH_STARTED: Cell<Option<f64>> = const { Cell::new(None) };
     static IMPORTED: RefCell<HashMap<(Rc<str>, Algorithm), CryptoKey>> = RefCell::new(HashMap::new());
     static HMAC_KEY: RefCell<Option<CryptoKey>> = const { RefCell::new(None) };
 }
@@ -49,9 +51,10 @@ pub async fn authenticate(
     if !signature_length_ok(parsed.algorithm, parsed.signature.len()) {
         return Err(AuthError::BadSignature.into());
     }
-    let key = match parsed.algorithm {
-        Algorithm::Hs256 => hmac_key(config).await?,
-        alg => jwks_key(config, alg, parsed.key_id.as_deref()).await?,
+    let key = if parsed.algorithm.uses_secret() {
+        hmac_key(config).await?
+    } else {
+        jwks_key(config, parsed.algorithm, parsed.key_id.as_deref()).await?
     };
     let valid = webcrypto::verify(
         parsed.algorithm,
@@ -91,6 +94,11 @@ async fn hmac_key(config: &AuthConfig) -> Result<CryptoKey, ApiError> {
     Ok(key)
 }
 
+/// Each pass through `jwks_key` either returns or learns something (a fetch ran, a
+/// wait ended, the kid was not among the held keys); the bound only guards against a
+/// planning bug turning into a spin.
+const MAX_PASSES: usize = 6;
+
 async fn jwks_key(
     config: &AuthConfig,
     alg: Algorithm,
@@ -101,19 +109,21 @@ async fn jwks_key(
         .as_ref()
         .ok_or(AuthError::AlgorithmNotAllowed)?;
     let mut unknown_key = false;
-    let mut fetch_error = None;
-    loop {
-        if JWKS.with(|c| c.borrow().plan(now_ms(), unknown_key)) == Plan::Fetch {
-            fetch_error = refresh(url, &config.algorithms).await.err();
+    for _ in 0..MAX_PASSES {
+        match JWKS.with(|c| c.borrow().plan(now_ms(), unknown_key)) {
+            Plan::Fetch => {
+                refresh(url, &config.algorithms).await;
+                continue;
+            }
+            Plan::Join { since } => {
+                wait_for_fetch(since).await;
+                continue;
+            }
+            Plan::Unavailable { retry_after } => return Err(no_keys(retry_after)),
+            Plan::UseHeld => {}
         }
         let Some(set) = JWKS.with(|c| c.borrow().usable(now_ms())) else {
-            return Err(ApiError::Unavailable {
-                retry_after: RETRY_AFTER_SECONDS,
-                reason: format!(
-                    "no JWKS keys: {}",
-                    fetch_error.unwrap_or_else(|| "not fetched".into())
-                ),
-            });
+            return Err(no_keys(RETRY_AFTER_SECONDS));
         };
         match select_key(&set.keys, alg, kid) {
             Ok(jwk) => return imported(jwk, alg).await,
@@ -122,6 +132,19 @@ async fn jwks_key(
             Err(NoKey::Mismatch) => return Err(AuthError::KeyMismatch.into()),
             Err(NoKey::Ambiguous) => return Err(AuthError::AmbiguousKey.into()),
         }
+    }
+    Err(no_keys(RETRY_AFTER_SECONDS))
+}
+
+/// 503, not 401: the token may be fine, we just cannot check it (SPEC §5.6).
+fn no_keys(retry_after: u32) -> ApiError {
+    let cause = JWKS.with(|c| c.borrow().last_error().map(str::to_string));
+    ApiError::Unavailable {
+        retry_after,
+        reason: format!(
+            "no JWKS keys: {}",
+            cause.unwrap_or_else(|| "not fetched".into())
+        ),
     }
 }
 
@@ -146,23 +169,16 @@ async fn imported(jwk: &Jwk, alg: Algorithm) -> Result<CryptoKey, ApiError> {
     Ok(key)
 }
 
-/// Fetches the JWKS into the cache; concurrent callers share one fetch.
+/// Fetches the JWKS into the cache; the outcome is read back through `plan`.
 ///
-/// Joiners do not await the fetching request's future: workerd ties I/O to the
+/// Other requests do not await this future (`Plan::Join`): workerd ties I/O to the
 /// request that started it, and a request whose only pending work belongs to another
 /// request is cancelled as hung. They wait on timers of their own instead and read
 /// the outcome from the cache.
-async fn refresh(url: &Url, allowed: &[Algorithm]) -> Result<(), String> {
-    let now = now_ms();
-    if let Some(since) = FETCH_STARTED.get() {
-        if now - since < JOIN_DEADLINE_MS {
-            return wait_for_fetch(since).await;
-        }
-        // The fetching request vanished without clearing its mark: fetch anew.
-    }
-    FETCH_STARTED.set(Some(now));
-    let _clear = ClearOnDrop(now);
-    JWKS.with(|c| c.borrow_mut().attempt_started(now));
+async fn refresh(url: &Url, allowed: &[Algorithm]) {
+    let since = now_ms();
+    JWKS.with(|c| c.borrow_mut().fetch_started(since));
+    let _abandon = AbandonOnDrop(since);
     let outcome = fetch_jwks(url).await.and_then(|(body, cache_control)| {
         let keys = parse_jwks(&body, allowed).map_err(|_| "JWKS is not a JWK Set".to_string())?;
         Ok((keys, cache_control))
@@ -171,41 +187,37 @@ async fn refresh(url: &Url, allowed: &[Algorithm]) -> Result<(), String> {
         let mut cache = c.borrow_mut();
         match outcome {
             Ok((keys, cache_control)) => {
-                cache.fetched(now_ms(), keys, cache_control.as_deref());
-                Ok(())
+                cache.fetched(now_ms(), since, keys, cache_control.as_deref())
             }
-            Err(reason) => {
-                cache.fetch_failed(reason.clone());
-                Err(reason)
-            }
+            Err(reason) => cache.fetch_failed(now_ms(), since, reason),
         }
-    })
+    });
 }
 
-/// How long a joiner waits for someone else's fetch: its deadline plus slack.
-const JOIN_DEADLINE_MS: f64 = FETCH_TIMEOUT_MS as f64 + 1000.0;
-const JOIN_POLL: Duration = Duration::from_millis(2);
-
-async fn wait_for_fetch(since: f64) -> Result<(), String> {
-    while FETCH_STARTED.get() == Some(since) && now_ms() - since < JOIN_DEADLINE_MS {
-        Delay::from(JOIN_POLL).await;
+/// Waits for the fetch that started at `since` on this request's own timers, pausing
+/// longer each time (each wake-up is billed CPU; a 5 s outage must not cost thousands
+/// per waiting request).
+async fn wait_for_fetch(since: f64) {
+    let mut pause = 0;
+    while JWKS.with(|c| c.borrow().in_flight()) == Some(since)
+        && now_ms() - since < JOIN_DEADLINE_MS
+    {
+        pause = next_join_pause(pause);
+        Delay::from(Duration::from_millis(pause)).await;
     }
-    JWKS.with(|c| {
-        c.borrow()
-            .last_error()
-            .map_or(Ok(()), |e| Err(e.to_string()))
-    })
 }
 
-/// Clears the in-flight mark when the fetching request finishes or is cancelled
-/// (its future dropped), so a vanished fetch never blocks the next one.
-struct ClearOnDrop(f64);
+/// Clears the in-flight mark when the fetching request is cancelled (its future
+/// dropped) before recording an outcome, so a vanished fetch never blocks the next.
+struct AbandonOnDrop(f64);
 
-impl Drop for ClearOnDrop {
+impl Drop for AbandonOnDrop {
     fn drop(&mut self) {
-        if FETCH_STARTED.get() == Some(self.0) {
-            FETCH_STARTED.set(None);
-        }
+        let _ = JWKS.try_with(|c| {
+            if let Ok(mut cache) = c.try_borrow_mut() {
+                cache.fetch_abandoned(self.0);
+            }
+        });
     }
 }
 

@@ -10,7 +10,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, SubtleCrypto, WorkerGlobalScope};
 
-use crate::config::Algorithm;
+use super::algorithm::Algorithm;
 
 thread_local! {
     // Looked up once per isolate: three crossings into JS per verify otherwise.
@@ -30,29 +30,6 @@ fn subtle() -> Result<SubtleCrypto, JsValue> {
     Ok(subtle)
 }
 
-fn import_params(alg: Algorithm) -> &'static str {
-    match alg {
-        Algorithm::EdDsa => r#"{"name":"Ed25519"}"#,
-        Algorithm::Es256 => r#"{"name":"ECDSA","namedCurve":"P-256"}"#,
-        Algorithm::Es512 => r#"{"name":"ECDSA","namedCurve":"P-521"}"#,
-        Algorithm::Rs256 => r#"{"name":"RSASSA-PKCS1-v1_5","hash":"SHA-256"}"#,
-        Algorithm::Ps256 => r#"{"name":"RSA-PSS","hash":"SHA-256"}"#,
-        Algorithm::Hs256 => r#"{"name":"HMAC","hash":"SHA-256"}"#,
-    }
-}
-
-fn verify_params(alg: Algorithm) -> &'static str {
-    match alg {
-        Algorithm::EdDsa => r#"{"name":"Ed25519"}"#,
-        Algorithm::Es256 => r#"{"name":"ECDSA","hash":"SHA-256"}"#,
-        Algorithm::Es512 => r#"{"name":"ECDSA","hash":"SHA-512"}"#,
-        Algorithm::Rs256 => r#"{"name":"RSASSA-PKCS1-v1_5"}"#,
-        // RFC 7518 §3.5: the salt is as long as the hash.
-        Algorithm::Ps256 => r#"{"name":"RSA-PSS","saltLength":32}"#,
-        Algorithm::Hs256 => r#"{"name":"HMAC"}"#,
-    }
-}
-
 thread_local! {
     // The parameter objects are immutable; parsing them once per isolate keeps the
     // per-request work to the verify call itself.
@@ -63,10 +40,11 @@ fn params(kind: &'static str, alg: Algorithm) -> Result<Object, JsValue> {
     if let Some(obj) = PARAMS.with(|p| p.borrow().get(&(kind, alg)).cloned()) {
         return Ok(obj);
     }
+    let spec = alg.spec();
     let text = if kind == "import" {
-        import_params(alg)
+        spec.import
     } else {
-        verify_params(alg)
+        spec.verify
     };
     let obj: Object = JSON::parse(text)?.unchecked_into();
     PARAMS.with(|p| p.borrow_mut().insert((kind, alg), obj.clone()));
