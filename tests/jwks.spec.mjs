@@ -8,13 +8,16 @@
 
 import { describe, expect, it } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
-import net from 'node:net';
 import * as jose from 'jose';
 import {
   authBindings,
+  closedPortUrl,
+  expectUnavailable,
   generateSigningKey,
   hmacKey,
+  me,
   mintToken,
+  sleep,
   startJwksServer,
   startWorker,
   waitForRequestLog,
@@ -23,8 +26,6 @@ import {
 const SECRET = 'jwks-suite-hs256-secret-0123456789abcdef';
 /** The refresh cooldown of SPEC §5.6; not configurable, so tests wait it out. */
 const COOLDOWN_MS = 30_000;
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Starters whose servers and workers are closed when the test that made them ends
@@ -45,27 +46,6 @@ function resources({ onTestFinished }) {
   };
 }
 
-/** A loopback URL on which nothing listens (connection refused). */
-async function deadUrl() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return `http://127.0.0.1:${port}/jwks`;
-}
-
-async function me(w, token) {
-  const res = await w.fetch('/api/me', { headers: { Authorization: `Bearer ${token}` } });
-  const text = await res.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // not JSON; the assertions say so
-  }
-  return { status: res.status, headers: res.headers, text, json };
-}
-
 /** `{ status: how many }` of a batch of responses, for readable failures. */
 function statusCounts(responses) {
   const counts = {};
@@ -75,7 +55,7 @@ function statusCounts(responses) {
 
 function expectUserId(res, userId) {
   expect(res.status, res.text).toBe(200);
-  expect(res.json).toEqual({ user_id: userId });
+  expect(res.body).toEqual({ user_id: userId });
 }
 
 function expectNoMatchingKey(res) {
@@ -83,15 +63,6 @@ function expectNoMatchingKey(res) {
   expect(res.headers.get('www-authenticate')).toBe(
     'Bearer realm="api", error="invalid_token", error_description="no matching key"',
   );
-}
-
-/** 503 problem+json with a Retry-After of whole seconds (SPEC §5.6: fails closed, not 401). */
-function expectUnavailable(res) {
-  expect(res.status, res.text).toBe(503);
-  expect(res.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
-  expect(res.headers.get('content-type')).toBe('application/problem+json');
-  expect(res.json).toMatchObject({ status: 503 });
-  expect(res.headers.get('www-authenticate')).toBeNull();
 }
 
 // ------------------------------------------------------------------ one fetch
@@ -235,7 +206,7 @@ describe('no usable keys on a cold cache → 503 with Retry-After, never 200, ne
     const server = await jwksServer({ keys: [key.jwk] });
     server.mode = mode ?? 'ok';
     server.delayMs = 8_000;
-    const url = mode === null ? await deadUrl() : server.url;
+    const url = mode === null ? await closedPortUrl('/jwks') : server.url;
     const w = await worker(authBindings({ AUTH_JWKS_URL: url }));
     const token = await mintToken(key, { sub: 'u' });
 
@@ -323,7 +294,7 @@ describe('keys that fit no allowed algorithm are ignored, not an error (§5.6)',
 describe('HS256 does not depend on the JWKS (§5.6)', () => {
   it('with AUTH_JWKS_URL unreachable, HS256 tokens are accepted while JWKS tokens get 503', async (ctx) => {
     const { worker } = resources(ctx);
-    const w = await worker(authBindings({ AUTH_JWKS_URL: await deadUrl(), AUTH_JWT_SECRET: SECRET }));
+    const w = await worker(authBindings({ AUTH_JWKS_URL: await closedPortUrl('/jwks'), AUTH_JWT_SECRET: SECRET }));
     const hs = hmacKey(SECRET);
     expectUserId(await me(w, await mintToken(hs, { sub: 'hs-1' })), 'hs-1');
 
