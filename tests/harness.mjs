@@ -21,8 +21,9 @@
 //   support/sql-double.mjs   startSqlDouble({ forwardTo }): a recording stand-in SQL endpoint
 //   support/http.mjs         requests read as { status, headers, text, body }
 //     api(worker, token, opts)           → call(method, path, body?, init?)
-//     me(worker, tokenOrHeaders), readReply(response), parseJsonOrNull(text)
+//     me(worker, tokenOrHeaders), readReply(response), parseJsonOrNull(text), statusCounts(replies)
 //     rawHttp(worker, request), closedPortUrl(pathname)
+//   support/per-test.mjs     perTest(ctx) → { jwksServer(opts), worker(bindings) }, closed when the test ends
 //   support/expect.mjs       expectProblem(res, status), expectFields(res, fields), expectUnavailable(res, what)
 //   support/promises.mjs     sleep(ms), catchError(promise)
 //
@@ -32,8 +33,9 @@
 export { authBindings, stackBindings, TEST_AUDIENCE, TEST_DB_PASSWORD, TEST_ISSUER } from './support/bindings.mjs';
 export { adminQuery, createScratchDatabase } from './support/database.mjs';
 export { expectFields, expectProblem, expectUnavailable } from './support/expect.mjs';
-export { api, closedPortUrl, me, parseJsonOrNull, rawHttp, readReply } from './support/http.mjs';
+export { api, closedPortUrl, me, parseJsonOrNull, rawHttp, readReply, statusCounts } from './support/http.mjs';
 export { startJwksServer } from './support/jwks-server.mjs';
+export { perTest } from './support/per-test.mjs';
 export { catchError, sleep } from './support/promises.mjs';
 export { startSqlDouble } from './support/sql-double.mjs';
 export { backendName, signUpAndGetToken, sqlDelta, startLocalStack, taskDb } from './support/stack.mjs';

@@ -60,6 +60,13 @@ export async function me(worker, credentials) {
   return readReply(await worker.fetch('/api/me', { headers }));
 }
 
+/** `{ status: how many }` of a batch of replies, for readable failures. */
+export function statusCounts(replies) {
+  const counts = {};
+  for (const { status } of replies) counts[status] = (counts[status] ?? 0) + 1;
+  return counts;
+}
+
 /** A loopback URL where nothing listens (a port that was just free). */
 export async function closedPortUrl(pathname = '/sql') {
   const server = http.createServer();
