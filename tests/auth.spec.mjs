@@ -1,6 +1,14 @@
-// Token verification at the worker's boundary (SPEC §3, §4, §5): which tokens GET
-// /api/me accepts, and that every rule of §5 refuses with a 401 (RFC 6750 challenge and
-// the matching error_description). Runs the built wasm in workerd via Miniflare.
+// Token verification at the worker's boundary (SPEC §3, §4, §5), in workerd via
+// Miniflare: what only the runtime can prove. WebCrypto for each algorithm (and RS256
+// and PS256 on one RSA key), raw versus DER ECDSA signatures, RSA key import and size,
+// Authorization headers as the runtime joins them, the runtime clock, embedded keys
+// never trusted or fetched, configuration read from bindings, and each refusal
+// (AuthError) mapped once to its 401 (RFC 6750 challenge and error_description).
+//
+// The combinations of token syntax and claims are tested natively, next to the code:
+// src/auth/token.rs (Bearer extraction, compact-JWS syntax, the algorithm allowlist,
+// crit/typ, signature lengths), src/auth/claims.rs (dates and skew, iss, aud, sub) and
+// src/auth/jwk.rs (which published keys are usable, selection by kid).
 //
 // Workers here share one JWKS server; the JWKS cache is per worker (per isolate), so
 // tests that depend on a particular key set or configuration start their own worker.
@@ -13,6 +21,7 @@ import {
   b64url,
   generateSigningKey,
   hmacKey,
+  me,
   mintToken,
   nowSeconds,
   signCompact,
@@ -41,18 +50,11 @@ async function launch(bindings) {
   return worker;
 }
 
-/** GET /api/me with these request headers; the response, read. */
+/** GET /api/me with these request headers; the response, read and kept for the leak check. */
 async function callMe(worker, headers) {
-  const res = await worker.fetch('/api/me', { headers });
-  const text = await res.text();
-  answered.push(text, ...[...res.headers].map(([name, value]) => `${name}: ${value}`));
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // not JSON; the assertions say so
-  }
-  return { status: res.status, headers: res.headers, text, json };
+  const res = await me(worker, headers);
+  answered.push(res.text, ...[...res.headers].map(([name, value]) => `${name}: ${value}`));
+  return res;
 }
 
 /** GET /api/me with `Authorization: <scheme> <token>`. */
@@ -68,14 +70,14 @@ function challenge(description) {
 function expectAccepted(res, body) {
   expect(res.status, res.text).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  expect(res.json).toEqual(body);
+  expect(res.body).toEqual(body);
 }
 
 /** 401 for a presented token, with one of `descriptions` (RFC 6750 §3). */
 function expectRejected(res, ...descriptions) {
   expect(res.status, res.text).toBe(401);
   expect(res.headers.get('content-type')).toBe('application/problem+json');
-  expect(res.json).toMatchObject({ status: 401, title: 'Unauthorized' });
+  expect(res.body).toMatchObject({ status: 401, title: 'Unauthorized' });
   expect(descriptions.map(challenge)).toContain(res.headers.get('www-authenticate'));
 }
 
@@ -84,7 +86,7 @@ function expectNoCredentials(res) {
   expect(res.status, res.text).toBe(401);
   expect(res.headers.get('www-authenticate')).toBe('Bearer realm="api"');
   expect(res.headers.get('content-type')).toBe('application/problem+json');
-  expect(res.json).toMatchObject({ status: 401 });
+  expect(res.body).toMatchObject({ status: 401 });
 }
 
 // ------------------------------------------------------------------ token surgery
@@ -133,19 +135,15 @@ beforeAll(async () => {
     }),
     rs256: await generateSigningKey('RS256', { kid: 'rs-1' }),
     ps256: await generateSigningKey('PS256', { kid: 'ps-1' }),
-    // Published, but each fits no allowed algorithm (SPEC §5.3).
-    edEnc: await generateSigningKey('EdDSA', { kid: 'ed-enc', jwk: { use: 'enc' } }),
-    edSignOnly: await generateSigningKey('EdDSA', { kid: 'ed-sign-only', jwk: { key_ops: ['sign'] } }),
-    es256MarkedEs512: await generateSigningKey('ES256', { kid: 'es256-marked-es512', jwk: { alg: 'ES512' } }),
-    rsa1024: await generateSigningKey('RS256', { kid: 'rsa-1024', bits: 1024 }),
-    // 2047 bits still gives a 256-byte signature: only the key-size rule refuses it.
+    // Published, but fits no allowed algorithm (SPEC §5.3): 2047 bits still gives a
+    // 256-byte signature, so only the key-size rule refuses it.
     rsa2047: await generateSigningKey('RS256', { kid: 'rsa-2047', bits: 2047 }),
     // Never published.
     attacker: await generateSigningKey('EdDSA', { kid: 'attacker-1' }),
     attackerEs256: await generateSigningKey('ES256', { kid: 'attacker-es' }),
     hs: hmacKey(SECRET),
   });
-  const published = ['ed', 'es256', 'es512', 'rs256', 'ps256', 'edEnc', 'edSignOnly', 'es256MarkedEs512', 'rsa1024', 'rsa2047'];
+  const published = ['ed', 'es256', 'es512', 'rs256', 'ps256', 'rsa2047'];
   jwksServer = await startJwksServer({ keys: published.map((role) => keys[role].jwk) });
   main = await launch(authBindings({ AUTH_JWKS_URL: jwksServer.url, AUTH_JWT_SECRET: SECRET }));
   noSecret = await launch(authBindings({ AUTH_JWKS_URL: jwksServer.url }));
@@ -208,19 +206,6 @@ describe('Authorization header: only `Bearer <token>`, one header, ≤ 8 KiB (§
     expectNoCredentials(await callMe(main, {}));
   });
 
-  it('another scheme (Basic, Token) → 401 without error="invalid_token"', async () => {
-    const token = await mintToken(keys.ed);
-    expectNoCredentials(await presentToken(main, Buffer.from('user:pass').toString('base64'), 'Basic'));
-    expectNoCredentials(await presentToken(main, token, 'Token'));
-    expectNoCredentials(await presentToken(main, token, 'JWT'));
-  });
-
-  it('the scheme is case-insensitive: `bearer` and `BEARER` are accepted', async () => {
-    const token = await mintToken(keys.ed, { sub: 'case' });
-    expectAccepted(await presentToken(main, token, 'bearer'), { user_id: 'case' });
-    expectAccepted(await presentToken(main, token, 'BEARER'), { user_id: 'case' });
-  });
-
   it('two Authorization headers → 401, even when both carry the same valid token', async () => {
     const token = await mintToken(keys.ed);
     sentTokens.add(token);
@@ -248,98 +233,9 @@ describe('Authorization header: only `Bearer <token>`, one header, ≤ 8 KiB (§
   });
 });
 
-describe('compact serialization: three base64url segments, no padding, no whitespace (§5.1)', () => {
-  let token;
-  let header;
-  let payload;
-  let signature;
-  beforeAll(async () => {
-    token = await mintToken(keys.ed, { sub: 'syntax' });
-    [header, payload, signature] = segments(token);
-  });
-
-  it('the untouched token is accepted (control)', async () => {
-    expectAccepted(await presentToken(main, token), { user_id: 'syntax' });
-  });
-
-  it('a `+` or `/` (base64, not base64url) → 401 "malformed token"', async () => {
-    const plus = `${header}.${payload}.${signature.slice(0, 10)}+${signature.slice(11)}`;
-    const slash = `${header}.${payload.slice(0, 5)}/${payload.slice(6)}.${signature}`;
-    expectRejected(await presentToken(main, plus), 'malformed token');
-    expectRejected(await presentToken(main, slash), 'malformed token');
-  });
-
-  it('the same bytes in standard base64 → 401', async () => {
-    const std = (s) => decodeSegment(s).toString('base64');
-    const converted = [header, payload, signature].map(std).join('.');
-    expect(converted).toMatch(/[+/=]/);
-    expectRejected(await presentToken(main, converted), 'malformed token');
-  });
-
-  it('`=` padding → 401 "malformed token"', async () => {
-    expectRejected(await presentToken(main, `${token}=`), 'malformed token');
-    expectRejected(await presentToken(main, `${token}==`), 'malformed token');
-    expectRejected(await presentToken(main, `${header}=.${payload}.${signature}`), 'malformed token');
-  });
-
-  it('whitespace inside the token → 401 "malformed token"', async () => {
-    expectRejected(await presentToken(main, `${header}. ${payload}.${signature}`), 'malformed token');
-    expectRejected(await presentToken(main, `${header}.${payload}.${signature.slice(0, 20)} ${signature.slice(20)}`), 'malformed token');
-    expectRejected(await presentToken(main, `${header}.${payload}\t.${signature}`), 'malformed token');
-  });
-
-  it('two segments → 401 "malformed token"', async () => {
-    expectRejected(await presentToken(main, `${header}.${payload}`), 'malformed token');
-  });
-
-  it('four segments → 401 "malformed token"', async () => {
-    expectRejected(await presentToken(main, `${token}.${signature}`), 'malformed token');
-    expectRejected(await presentToken(main, `${header}.${header}.${payload}.${signature}`), 'malformed token');
-  });
-
-  it('an empty segment → 401', async () => {
-    expectRejected(await presentToken(main, `${header}..${signature}`), 'malformed token');
-    expectRejected(await presentToken(main, `.${payload}.${signature}`), 'malformed token');
-  });
-});
-
 // ------------------------------------------------------------------ §5.2 header policy
 
 describe('JOSE header: alg in the allowlist, no crit, no embedded keys (§5.2)', () => {
-  const claims = () => b64url(JSON.stringify(validClaims({ sub: 'none-user' })));
-
-  it('alg "none" with an empty signature → 401', async () => {
-    for (const alg of ['none', 'None', 'NONE']) {
-      const token = `${b64url(JSON.stringify({ alg, typ: 'JWT' }))}.${claims()}.`;
-      expectRejected(await presentToken(main, token), 'malformed token', 'algorithm not allowed');
-    }
-  });
-
-  it('alg "none" with a non-empty signature → 401 "algorithm not allowed"', async () => {
-    const input = `${b64url(JSON.stringify({ alg: 'none', kid: 'ed-1' }))}.${claims()}`;
-    // A real EdDSA signature over the same input: the key would verify it.
-    const signature = segments(signCompact(keys.ed, { alg: 'EdDSA', kid: 'ed-1' }, validClaims()))[2];
-    expectRejected(await presentToken(main, `${input}.${signature}`), 'algorithm not allowed');
-    expectRejected(await presentToken(main, `${input}.${b64url('x'.repeat(64))}`), 'algorithm not allowed');
-  });
-
-  it('HS512 (outside the allowlist) signed with the configured secret → 401 "algorithm not allowed"', async () => {
-    const token = await mintToken({ ...keys.hs, alg: 'HS512' });
-    expectRejected(await presentToken(main, token), 'algorithm not allowed');
-  });
-
-  it('RS384 (outside the allowlist) signed with a published RSA key → 401 "algorithm not allowed"', async () => {
-    const token = signCompact(keys.rs256, { alg: 'RS384', kid: 'rs-1' }, validClaims());
-    expectRejected(await presentToken(main, token), 'algorithm not allowed');
-  });
-
-  it('algorithm names are case-sensitive ("eddsa", "es256") → 401', async () => {
-    const eddsa = signCompact(keys.ed, { alg: 'eddsa', kid: 'ed-1' }, validClaims());
-    expectRejected(await presentToken(main, eddsa), 'algorithm not allowed');
-    const es256 = signCompact(keys.es256, { alg: 'es256', kid: 'es256-1' }, validClaims());
-    expectRejected(await presentToken(main, es256), 'algorithm not allowed');
-  });
-
   describe('with AUTH_ALGORITHMS=ES256', () => {
     let es256Only;
     beforeAll(async () => {
@@ -429,14 +325,6 @@ describe('key selection from the JWKS (§5.3)', () => {
     expectRejected(await presentToken(main, token), 'no matching key');
   });
 
-  it('no kid and exactly one fitting key (others unusable) → accepted', async () => {
-    const token = await mintToken({ ...keys.ed, kid: undefined }, { sub: 'no-kid' });
-    expect(jose.decodeProtectedHeader(token)).not.toHaveProperty('kid');
-    expectAccepted(await presentToken(main, token), { user_id: 'no-kid' });
-    const es = await mintToken({ ...keys.es256, kid: undefined }, { sub: 'no-kid-es' });
-    expectAccepted(await presentToken(main, es), { user_id: 'no-kid-es' });
-  });
-
   describe('with two Ed25519 keys in the set', () => {
     let twoEd;
     let first;
@@ -466,38 +354,7 @@ describe('key selection from the JWKS (§5.3)', () => {
     expectRejected(await presentToken(main, token), 'key does not fit the algorithm');
   });
 
-  it('ES512 token with the kid of a P-256 key (crv mismatch) → 401', async () => {
-    const token = await mintToken({ ...keys.es512, kid: 'es256-1' });
-    expectRejected(await presentToken(main, token), 'key does not fit the algorithm');
-  });
-
-  it('EdDSA token with the kid of an RSA key → 401', async () => {
-    const token = await mintToken({ ...keys.ed, kid: 'rs-1' });
-    expectRejected(await presentToken(main, token), 'key does not fit the algorithm');
-  });
-
-  // Each of these keys signed the token itself: only the JWK's members make it unfit.
-  it('key with `use: "enc"` → 401', async () => {
-    expectRejected(await presentToken(main, await mintToken(keys.edEnc)), 'no matching key', 'key does not fit the algorithm');
-    expectRejected(
-      await presentToken(main, await mintToken({ ...keys.edEnc, kid: undefined }, { sub: 'x' })),
-      'invalid signature', // the one usable Ed25519 key is picked, and it did not sign this
-    );
-  });
-
-  it('key with `key_ops` lacking "verify" → 401', async () => {
-    expectRejected(await presentToken(main, await mintToken(keys.edSignOnly)), 'no matching key', 'key does not fit the algorithm');
-  });
-
-  it('P-256 key with `alg: "ES512"` used for ES256 → 401', async () => {
-    expectRejected(await presentToken(main, await mintToken(keys.es256MarkedEs512)), 'no matching key', 'key does not fit the algorithm');
-  });
-
-  it('RSA key of 1024 bits → 401', async () => {
-    const token = await mintToken(keys.rsa1024);
-    expectRejected(await presentToken(main, token), 'no matching key', 'key does not fit the algorithm', 'invalid signature');
-  });
-
+  // The key signed the token itself: only its size makes it unfit.
   it('RSA key of 2047 bits (a full 256-byte signature) → 401 by the key-size rule', async () => {
     const token = await mintToken(keys.rsa2047);
     expect(decodeSegment(segments(token)[2]).length).toBe(256);
@@ -572,16 +429,8 @@ describe('signature checked by WebCrypto (§5.4)', () => {
     expectRejected(await presentToken(main, flipped), 'invalid signature');
   });
 
-  it('truncated signature → 401 "invalid signature"', async () => {
-    for (const role of ['ed', 'es256', 'rs256', 'hs']) {
-      const token = await mintToken(keys[role]);
-      expectRejected(await presentToken(main, withSignature(token, (sig) => sig.subarray(0, sig.length - 1))), 'invalid signature');
-      expectRejected(await presentToken(main, withSignature(token, (sig) => sig.subarray(0, sig.length / 2))), 'invalid signature');
-    }
-  });
-
-  it('signature with an extra byte → 401 "invalid signature"', async () => {
-    const token = await mintToken(keys.ed);
+  it('RS256 signature with an extra byte (past the length rule, refused by WebCrypto) → 401 "invalid signature"', async () => {
+    const token = await mintToken(keys.rs256);
     expectRejected(await presentToken(main, withSignature(token, (sig) => Buffer.concat([sig, Buffer.from([0])]))), 'invalid signature');
   });
 
@@ -623,18 +472,6 @@ describe('claims: exp, nbf, iat with 30 s skew (§5.5)', () => {
     expectRejected(await presentToken(main, await mintToken(keys.ed, { exp: undefined })), 'missing exp');
   });
 
-  it('exp as a string → 401', async () => {
-    const token = signCompact(keys.ed, { alg: 'EdDSA', kid: 'ed-1' }, validClaims({ exp: String(nowSeconds() + 300) }));
-    expectRejected(await presentToken(main, token), 'malformed claims', 'missing exp');
-  });
-
-  it('nbf or iat as a string → 401', async () => {
-    for (const claim of ['nbf', 'iat']) {
-      const token = signCompact(keys.ed, { alg: 'EdDSA', kid: 'ed-1' }, validClaims({ [claim]: String(nowSeconds() - 10) }));
-      expectRejected(await presentToken(main, token), 'malformed claims');
-    }
-  });
-
   it('a payload that is not a JSON object → 401 "malformed claims"', async () => {
     for (const payload of ['[1,2,3]', '"user-1"', 'null']) {
       const token = signCompact(keys.ed, { alg: 'EdDSA', kid: 'ed-1' }, payload);
@@ -650,24 +487,12 @@ describe('claims: iss and aud (§5.5)', () => {
     }
   });
 
-  it('missing iss → 401 "wrong issuer"', async () => {
-    expectRejected(await presentToken(main, await mintToken(keys.ed, { iss: undefined })), 'wrong issuer');
-  });
-
   it('aud not containing the audience → 401 "wrong audience"', async () => {
     for (const aud of ['other-api', ['other-api', 'more'], [], 'task-api ']) {
       expectRejected(await presentToken(main, await mintToken(keys.ed, { aud })), 'wrong audience');
     }
   });
 
-  it('missing aud → 401 "wrong audience"', async () => {
-    expectRejected(await presentToken(main, await mintToken(keys.ed, { aud: undefined })), 'wrong audience');
-  });
-
-  it('aud as an array containing the audience → accepted', async () => {
-    const token = await mintToken(keys.ed, { sub: 'multi-aud', aud: ['another', 'task-api'] });
-    expectAccepted(await presentToken(main, token), { user_id: 'multi-aud' });
-  });
 });
 
 describe('claims: sub is a non-empty string of at most 255 characters (§5.5)', () => {
@@ -675,25 +500,6 @@ describe('claims: sub is a non-empty string of at most 255 characters (§5.5)', 
     expectRejected(await presentToken(main, await mintToken(keys.ed, { sub: undefined })), 'invalid subject');
   });
 
-  it('empty sub → 401 "invalid subject"', async () => {
-    expectRejected(await presentToken(main, await mintToken(keys.ed, { sub: '' })), 'invalid subject');
-  });
-
-  it('sub of 256 characters → 401 "invalid subject"', async () => {
-    expectRejected(await presentToken(main, await mintToken(keys.ed, { sub: 'u'.repeat(256) })), 'invalid subject');
-  });
-
-  it('sub that is not a string → 401 "invalid subject"', async () => {
-    for (const sub of [42, ['user-1'], { id: 'user-1' }, null]) {
-      const token = signCompact(keys.ed, { alg: 'EdDSA', kid: 'ed-1' }, { ...validClaims(), sub });
-      expectRejected(await presentToken(main, token), 'invalid subject');
-    }
-  });
-
-  it('sub of exactly 255 characters → accepted', async () => {
-    const sub = 'u'.repeat(255);
-    expectAccepted(await presentToken(main, await mintToken(keys.ed, { sub })), { user_id: sub });
-  });
 });
 
 // ------------------------------------------------------------------ §3 configuration
@@ -729,8 +535,8 @@ describe('invalid configuration fails closed with 500 (§3)', () => {
       const res = await presentToken(worker, token);
       expect(res.status, res.text).toBe(500);
       expect(res.headers.get('content-type')).toBe('application/problem+json');
-      expect(res.json).toMatchObject({ status: 500 });
-      expect(res.json.detail).toMatch(/misconfigured/i);
+      expect(res.body).toMatchObject({ status: 500 });
+      expect(res.body.detail).toMatch(/misconfigured/i);
       if (c.secret) expect(res.text).not.toContain(c.secret);
     }
     // Without any token the answer is the same: configuration comes first.

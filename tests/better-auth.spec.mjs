@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as jose from 'jose';
-import { backendName, signUpAndGetToken, stackBindings, startLocalStack, startWorker } from './harness.mjs';
+import { backendName, me, signUpAndGetToken, stackBindings, startLocalStack, startWorker } from './harness.mjs';
 
 /** Per algorithm: the stack issuing it and a worker trusting that stack. */
 const setups = {};
@@ -31,14 +31,6 @@ afterAll(async () => {
   await Promise.all(Object.values(setups).flatMap(({ stack, worker }) => [worker.close(), stack.close()]));
 });
 
-async function me(worker, headers) {
-  const res = await worker.fetch('/api/me', { headers });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, text, json: text ? JSON.parse(text) : null };
-}
-
-const bearer = (token) => ({ Authorization: `Bearer ${token}` });
-
 describe.each(['EdDSA', 'ES256'])(`Better Auth signing %s (${backendName()})`, (jwtAlg) => {
   it('a signed-up user\'s token from /api/auth/token → 200 with user_id = the Better Auth user id', async () => {
     const { stack, worker } = setups[jwtAlg];
@@ -51,9 +43,9 @@ describe.each(['EdDSA', 'ES256'])(`Better Auth signing %s (${backendName()})`, (
     const claims = jose.decodeJwt(token);
     expect(claims).toMatchObject({ sub: userId, iss: stack.issuer });
 
-    const res = await me(worker, bearer(token));
+    const res = await me(worker, token);
     expect(res.status, res.text).toBe(200);
-    expect(res.json).toEqual({ user_id: userId, email, name: 'Ada Lovelace' });
+    expect(res.body).toEqual({ user_id: userId, email, name: 'Ada Lovelace' });
   });
 
   it('each user gets their own id, and the JWKS is fetched once for all of them', async () => {
@@ -62,9 +54,9 @@ describe.each(['EdDSA', 'ES256'])(`Better Auth signing %s (${backendName()})`, (
     for (let i = 0; i < 3; i += 1) users.push(await signUpAndGetToken(stack, { name: `User ${i}` }));
     expect(new Set(users.map((u) => u.userId)).size).toBe(3);
     for (const user of users) {
-      const res = await me(worker, bearer(user.token));
+      const res = await me(worker, user.token);
       expect(res.status, res.text).toBe(200);
-      expect(res.json.user_id).toBe(user.userId);
+      expect(res.body.user_id).toBe(user.userId);
     }
     // One worker, one isolate: one JWKS fetch in this whole file for this stack.
     expect(stack.stats.jwks).toBe(1);
@@ -77,7 +69,7 @@ describe.each(['EdDSA', 'ES256'])(`Better Auth signing %s (${backendName()})`, (
     const [header, , signature] = attacker.token.split('.');
     const claims = { ...jose.decodeJwt(attacker.token), sub: victim.userId };
     const forged = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${signature}`;
-    const res = await me(worker, bearer(forged));
+    const res = await me(worker, forged);
     expect(res.status, res.text).toBe(401);
     expect(res.headers.get('www-authenticate')).toBe(
       'Bearer realm="api", error="invalid_token", error_description="invalid signature"',
@@ -100,8 +92,8 @@ describe('a worker trusts only its own issuer', () => {
       ['ES256', 'EdDSA'],
     ]) {
       const { token } = await signUpAndGetToken(setups[from].stack);
-      expect((await me(setups[from].worker, bearer(token))).status).toBe(200);
-      const res = await me(setups[to].worker, bearer(token));
+      expect((await me(setups[from].worker, token)).status).toBe(200);
+      const res = await me(setups[to].worker, token);
       expect(res.status, res.text).toBe(401);
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="api", error="invalid_token", error_description="[^"]+"$/);
     }

@@ -8,15 +8,18 @@
 
 import { describe, expect, it } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
-import net from 'node:net';
 import * as jose from 'jose';
 import {
   authBindings,
+  closedPortUrl,
+  expectUnavailable,
   generateSigningKey,
   hmacKey,
+  me,
   mintToken,
-  startJwksServer,
-  startWorker,
+  perTest,
+  sleep,
+  statusCounts,
   waitForRequestLog,
 } from './harness.mjs';
 
@@ -24,58 +27,9 @@ const SECRET = 'jwks-suite-hs256-secret-0123456789abcdef';
 /** The refresh cooldown of SPEC §5.6; not configurable, so tests wait it out. */
 const COOLDOWN_MS = 30_000;
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * Starters whose servers and workers are closed when the test that made them ends
- * (per test, so the side-by-side cooldown tests cannot close each other's workers).
- */
-function resources({ onTestFinished }) {
-  return {
-    async jwksServer(options) {
-      const server = await startJwksServer(options);
-      onTestFinished(() => server.close());
-      return server;
-    },
-    async worker(bindings) {
-      const w = await startWorker(bindings);
-      onTestFinished(() => w.close());
-      return w;
-    },
-  };
-}
-
-/** A loopback URL on which nothing listens (connection refused). */
-async function deadUrl() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return `http://127.0.0.1:${port}/jwks`;
-}
-
-async function me(w, token) {
-  const res = await w.fetch('/api/me', { headers: { Authorization: `Bearer ${token}` } });
-  const text = await res.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // not JSON; the assertions say so
-  }
-  return { status: res.status, headers: res.headers, text, json };
-}
-
-/** `{ status: how many }` of a batch of responses, for readable failures. */
-function statusCounts(responses) {
-  const counts = {};
-  for (const { status } of responses) counts[status] = (counts[status] ?? 0) + 1;
-  return counts;
-}
-
 function expectUserId(res, userId) {
   expect(res.status, res.text).toBe(200);
-  expect(res.json).toEqual({ user_id: userId });
+  expect(res.body).toEqual({ user_id: userId });
 }
 
 function expectNoMatchingKey(res) {
@@ -85,20 +39,11 @@ function expectNoMatchingKey(res) {
   );
 }
 
-/** 503 problem+json with a Retry-After of whole seconds (SPEC §5.6: fails closed, not 401). */
-function expectUnavailable(res) {
-  expect(res.status, res.text).toBe(503);
-  expect(res.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
-  expect(res.headers.get('content-type')).toBe('application/problem+json');
-  expect(res.json).toMatchObject({ status: 503 });
-  expect(res.headers.get('www-authenticate')).toBeNull();
-}
-
 // ------------------------------------------------------------------ one fetch
 
 describe('requests share one JWKS fetch per cache period (§5.6)', () => {
   it('50 concurrent and then 50 sequential requests → exactly one JWKS fetch', async (ctx) => {
-    const { jwksServer, worker } = resources(ctx);
+    const { jwksServer, worker } = perTest(ctx);
     const key = await generateSigningKey('EdDSA', { kid: 'k1' });
     const server = await jwksServer({ keys: [key.jwk] });
     const w = await worker(authBindings({ AUTH_JWKS_URL: server.url }));
@@ -113,7 +58,7 @@ describe('requests share one JWKS fetch per cache period (§5.6)', () => {
   });
 
   it('once the keys are cached, 50 concurrent requests are all answered without another fetch', async (ctx) => {
-    const { jwksServer, worker } = resources(ctx);
+    const { jwksServer, worker } = perTest(ctx);
     const key = await generateSigningKey('ES256', { kid: 'k1' });
     const server = await jwksServer({ keys: [key.jwk] });
     const w = await worker(authBindings({ AUTH_JWKS_URL: server.url }));
@@ -127,7 +72,7 @@ describe('requests share one JWKS fetch per cache period (§5.6)', () => {
   });
 
   it('`Cache-Control: max-age=0` does not make every request fetch (freshness has a floor)', async (ctx) => {
-    const { jwksServer, worker } = resources(ctx);
+    const { jwksServer, worker } = perTest(ctx);
     const key = await generateSigningKey('ES256', { kid: 'k1' });
     const server = await jwksServer({ keys: [key.jwk], cacheControl: 'max-age=0, no-cache' });
     const w = await worker(authBindings({ AUTH_JWKS_URL: server.url }));
@@ -136,7 +81,7 @@ describe('requests share one JWKS fetch per cache period (§5.6)', () => {
   });
 
   it('unknown kids on a cold cache → one fetch in all, not one per request', async (ctx) => {
-    const { jwksServer, worker } = resources(ctx);
+    const { jwksServer, worker } = perTest(ctx);
     const key = await generateSigningKey('EdDSA', { kid: 'known' });
     const server = await jwksServer({ keys: [key.jwk] });
     const w = await worker(authBindings({ AUTH_JWKS_URL: server.url }));
@@ -158,7 +103,7 @@ describe('requests share one JWKS fetch per cache period (§5.6)', () => {
 // Two tests with real 30 s waits, on separate workers and servers: run side by side.
 describe.concurrent('unknown kid: at most one refresh per 30 s cooldown (§5.6, real waits)', () => {
   it('an unknown kid after the cooldown triggers one refresh, and no more inside the next cooldown', async (ctx) => {
-    const { jwksServer, worker } = resources(ctx);
+    const { jwksServer, worker } = perTest(ctx);
     const keyA = await generateSigningKey('EdDSA', { kid: 'A' });
     const server = await jwksServer({ keys: [keyA.jwk] });
     const w = await worker(authBindings({ AUTH_JWKS_URL: server.url }));
@@ -179,7 +124,7 @@ describe.concurrent('unknown kid: at most one refresh per 30 s cooldown (§5.6, 
   }, 60_000);
 
   it('rotation: a new kid is picked up after the cooldown; a failed refresh keeps the last good keys', async (ctx) => {
-    const { jwksServer, worker } = resources(ctx);
+    const { jwksServer, worker } = perTest(ctx);
     const keyA = await generateSigningKey('EdDSA', { kid: 'A' });
     const keyB = await generateSigningKey('EdDSA', { kid: 'B' });
     const server = await jwksServer({ keys: [keyA.jwk] });
@@ -230,12 +175,12 @@ describe('no usable keys on a cold cache → 503 with Retry-After, never 200, ne
   ];
 
   it.for(failures)('JWKS %s → 503', async ([, mode], ctx) => {
-    const { jwksServer, worker } = resources(ctx);
+    const { jwksServer, worker } = perTest(ctx);
     const key = await generateSigningKey('EdDSA', { kid: 'k1' });
     const server = await jwksServer({ keys: [key.jwk] });
     server.mode = mode ?? 'ok';
     server.delayMs = 8_000;
-    const url = mode === null ? await deadUrl() : server.url;
+    const url = mode === null ? await closedPortUrl('/jwks') : server.url;
     const w = await worker(authBindings({ AUTH_JWKS_URL: url }));
     const token = await mintToken(key, { sub: 'u' });
 
@@ -253,7 +198,7 @@ describe('no usable keys on a cold cache → 503 with Retry-After, never 200, ne
   }, 20_000);
 
   it('the same key set served with a 302 is refused, while served directly it works (control)', async (ctx) => {
-    const { jwksServer, worker } = resources(ctx);
+    const { jwksServer, worker } = perTest(ctx);
     const key = await generateSigningKey('EdDSA', { kid: 'k1' });
     const server = await jwksServer({ keys: [key.jwk] });
     server.mode = 'redirect';
@@ -264,7 +209,7 @@ describe('no usable keys on a cold cache → 503 with Retry-After, never 200, ne
   });
 
   it('once the 5 s failure memory has passed, a request fetches again and succeeds (503 is not sticky)', async (ctx) => {
-    const { jwksServer, worker } = resources(ctx);
+    const { jwksServer, worker } = perTest(ctx);
     const key = await generateSigningKey('EdDSA', { kid: 'k1' });
     const server = await jwksServer({ keys: [key.jwk] });
     server.mode = 'error';
@@ -286,7 +231,7 @@ describe('no usable keys on a cold cache → 503 with Retry-After, never 200, ne
 
 describe('keys that fit no allowed algorithm are ignored, not an error (§5.6)', () => {
   it('X25519, secp256k1, `use: enc`, RSA 1024 and junk entries next to a good key', async (ctx) => {
-    const { jwksServer, worker } = resources(ctx);
+    const { jwksServer, worker } = perTest(ctx);
     const good = await generateSigningKey('EdDSA', { kid: 'good' });
     const encKey = await generateSigningKey('EdDSA', { kid: 'enc', jwk: { use: 'enc' } });
     const rsa1024 = await generateSigningKey('RS256', { kid: 'rsa-1024', bits: 1024 });
@@ -324,8 +269,8 @@ describe('keys that fit no allowed algorithm are ignored, not an error (§5.6)',
 
 describe('HS256 does not depend on the JWKS (§5.6)', () => {
   it('with AUTH_JWKS_URL unreachable, HS256 tokens are accepted while JWKS tokens get 503', async (ctx) => {
-    const { worker } = resources(ctx);
-    const w = await worker(authBindings({ AUTH_JWKS_URL: await deadUrl(), AUTH_JWT_SECRET: SECRET }));
+    const { worker } = perTest(ctx);
+    const w = await worker(authBindings({ AUTH_JWKS_URL: await closedPortUrl('/jwks'), AUTH_JWT_SECRET: SECRET }));
     const hs = hmacKey(SECRET);
     expectUserId(await me(w, await mintToken(hs, { sub: 'hs-1' })), 'hs-1');
 

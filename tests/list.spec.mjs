@@ -3,7 +3,17 @@
 // pagination through `Link: <…>; rel="next"` that stays stable under inserts.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, backendName, signUpAndGetToken, stackBindings, startLocalStack, startWorker, taskDb } from './harness.mjs';
+import {
+  api,
+  backendName,
+  expectFields,
+  signUpAndGetToken,
+  sleep,
+  stackBindings,
+  startLocalStack,
+  startWorker,
+  taskDb,
+} from './harness.mjs';
 
 let stack;
 let worker;
@@ -19,8 +29,6 @@ afterAll(async () => {
   await worker?.close();
   await stack?.close();
 });
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A new user and a client for them. */
 async function newUser() {
@@ -60,12 +68,6 @@ async function walk(user, first, { between } = {}) {
     if (next && between) await between(pages.length);
   }
   return pages;
-}
-
-function expectFields(res, fields) {
-  expect(res.status).toBe(422);
-  expect(res.headers.get('content-type')).toBe('application/problem+json');
-  expect(res.body.errors.map((e) => e.field).sort()).toEqual([...fields].sort());
 }
 
 const byKey = (key, order) => (a, b) => {

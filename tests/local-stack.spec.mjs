@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { neon, neonConfig, NeonDbError } from '@neondatabase/serverless';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { backendName, catchError, signUpAndGetToken, startLocalStack } from './harness.mjs';
+import { backendName, catchError, readReply, signUpAndGetToken, sleep, startLocalStack } from './harness.mjs';
 
 // Credentials are ignored locally, but must never show up in any output.
 const SECRET_PASSWORD = 'neon-pw-should-never-be-logged';
@@ -47,8 +47,7 @@ async function postSql(body, headers = {}) {
     },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
+  return readReply(res);
 }
 
 describe(`SQL over HTTP through the Neon driver (${backendName()})`, () => {
@@ -219,7 +218,7 @@ describe(`SQL over HTTP through the Neon driver (${backendName()})`, () => {
     await holder.query("INSERT INTO scratch VALUES (300, 'uncommitted')", []);
     // .then() sends it now (the driver's query promises are lazy).
     const request = sql`SELECT count(*)::int AS n FROM scratch WHERE id = 300`.then((rows) => rows);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
     await holder.query('ROLLBACK', []);
     holder.release();
     expect(await request).toEqual([{ n: 0 }]);

@@ -7,8 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   api,
   backendName,
+  expectFields,
+  expectProblem,
   rawHttp,
   signUpAndGetToken,
+  sleep,
   sqlDelta,
   stackBindings,
   startLocalStack,
@@ -46,8 +49,6 @@ const FORMS = [
   { name: '/api/{user_id}/tasks', base: () => `/api/${encodeURIComponent(user.userId)}/tasks` },
 ];
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 function expectTask(task, expected = {}) {
   expect(Object.keys(task).sort()).toEqual(
     ['completed', 'created_at', 'description', 'id', 'title', 'updated_at', 'user_id'].sort(),
@@ -61,33 +62,6 @@ function expectTask(task, expected = {}) {
   expect(task.updated_at).toMatch(TIMESTAMP);
   expect(Number.isNaN(Date.parse(task.created_at))).toBe(false);
   expect(task).toMatchObject(expected);
-}
-
-function expectProblem(res, status) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toBe('application/problem+json');
-  expect(res.body).toMatchObject({ status, type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
-  return res.body;
-}
-
-/** A 422 whose `errors` name exactly these fields (in any order). */
-function expectFields(res, fields) {
-  const body = expectProblem(res, 422);
-  expect(Array.isArray(body.errors)).toBe(true);
-  for (const e of body.errors) {
-    expect(typeof e.field).toBe('string');
-    expect(typeof e.message).toBe('string');
-    expect(e.message.length).toBeGreaterThan(0);
-  }
-  expect(body.errors.map((e) => e.field).sort()).toEqual([...fields].sort());
-  return body;
-}
-
-/** The row as the database holds it, in the API's shape (timestamps as RFC 3339 UTC). */
-async function dbTask(id) {
-  const row = await db.row(id);
-  if (!row) return null;
-  return row;
 }
 
 /** Postgres' timestamptz text ("2026-11-26 11:34:25.545+00") as epoch microseconds. */
@@ -104,7 +78,7 @@ function apiMicros(text) {
 
 /** The API's view of a task equals the database row, timestamps to the microsecond. */
 async function expectStored(task) {
-  const row = await dbTask(task.id);
+  const row = await db.row(task.id);
   expect(row).not.toBeNull();
   expect({
     id: row.id,
@@ -193,12 +167,12 @@ describe.each(FORMS)(`CRUD via $name (${backendName()})`, ({ base }) => {
 
   it('PUT without every field is a 422 naming the missing ones, and changes nothing', async () => {
     const task = await create(base(), { title: 'keep', description: 'keep me' });
-    const rowBefore = await dbTask(task.id);
+    const rowBefore = await db.row(task.id);
     expectFields(await call('PUT', `${base()}/${task.id}`, { title: 'only title' }), ['description', 'completed']);
     expectFields(await call('PUT', `${base()}/${task.id}`, { description: null, completed: true }), ['title']);
     expectFields(await call('PUT', `${base()}/${task.id}`, { title: 'x', description: 'y' }), ['completed']);
     expectFields(await call('PUT', `${base()}/${task.id}`, {}), ['title', 'description', 'completed']);
-    expect(await dbTask(task.id)).toEqual(rowBefore);
+    expect(await db.row(task.id)).toEqual(rowBefore);
   });
 
   it('PATCH changes only the given fields; description null clears it, absent leaves it', async () => {
@@ -232,9 +206,9 @@ describe.each(FORMS)(`CRUD via $name (${backendName()})`, ({ base }) => {
 
   it('PATCH with no field is a 422 naming the body', async () => {
     const task = await create(base(), { title: 'untouched' });
-    const rowBefore = await dbTask(task.id);
+    const rowBefore = await db.row(task.id);
     expectFields(await call('PATCH', `${base()}/${task.id}`, {}), ['body']);
-    expect(await dbTask(task.id)).toEqual(rowBefore);
+    expect(await db.row(task.id)).toEqual(rowBefore);
   });
 
   it('PATCH …/complete without a body toggles, with {"completed": bool} sets', async () => {
@@ -272,7 +246,7 @@ describe.each(FORMS)(`CRUD via $name (${backendName()})`, ({ base }) => {
   it('PATCH …/complete body rules: boolean only, nothing else, JSON only', async () => {
     const task = await create(base(), { title: 'strict toggle' });
     const path = `${base()}/${task.id}/complete`;
-    const rowBefore = await dbTask(task.id);
+    const rowBefore = await db.row(task.id);
     for (const completed of [1, 'true', null, [], {}]) {
       expectFields(await call('PATCH', path, { completed }), ['completed']);
     }
@@ -283,7 +257,7 @@ describe.each(FORMS)(`CRUD via $name (${backendName()})`, ({ base }) => {
     expectProblem(await call('PATCH', path, '{"completed": true}'), 415);
     expectProblem(await call('PATCH', path, '{"completed": ', { headers: { 'content-type': 'application/json' } }), 400);
     expectFields(await call('PATCH', path, [true]), ['body']);
-    expect(await dbTask(task.id)).toEqual(rowBefore);
+    expect(await db.row(task.id)).toEqual(rowBefore);
   });
 
   it('50 sequential toggles end where they started, each one flipping', async () => {
@@ -296,7 +270,7 @@ describe.each(FORMS)(`CRUD via $name (${backendName()})`, ({ base }) => {
       expect(res.status).toBe(200);
       expect(res.body.completed).toBe(expected);
     }
-    expect((await dbTask(task.id)).completed).toBe(false);
+    expect((await db.row(task.id)).completed).toBe(false);
   });
 
   it('DELETE answers 204 with no body, then the task is gone (404)', async () => {
@@ -365,7 +339,7 @@ describe.each(FORMS)('input rules via $name', ({ base }) => {
 
   it('PUT and PATCH apply the same rules to the fields they are given', async () => {
     const task = await create(base(), { title: 'rules', description: 'kept' });
-    const rowBefore = await dbTask(task.id);
+    const rowBefore = await db.row(task.id);
     const path = `${base()}/${task.id}`;
     const full = { title: 't', description: null, completed: false };
     for (const [, body, fields] of cases) {
@@ -378,7 +352,7 @@ describe.each(FORMS)('input rules via $name', ({ base }) => {
     expectFields(await call('PATCH', path, { title: '   ' }), ['title']);
     expectFields(await call('PATCH', path, { description: 'x'.repeat(1001) }), ['description']);
     expectFields(await call('PATCH', path, { completed: 'yes' }), ['completed']);
-    expect(await dbTask(task.id)).toEqual(rowBefore);
+    expect(await db.row(task.id)).toEqual(rowBefore);
   });
 
   it('lengths are counted in Unicode characters: 200 emoji titles and 1000 "é" descriptions fit', async () => {
@@ -550,11 +524,11 @@ describe('concurrency', () => {
     // NOT completed, applied atomically 50 times, passes through true and false 25 times each.
     const states = results.map((r) => r.body.completed);
     expect(states.filter(Boolean).length).toBe(25);
-    expect((await dbTask(task.id)).completed).toBe(50 % 2 === 1 ? !task.completed : task.completed);
+    expect((await db.row(task.id)).completed).toBe(50 % 2 === 1 ? !task.completed : task.completed);
 
     const odd = await Promise.all(Array.from({ length: 7 }, () => call('PATCH', `/api/tasks/${task.id}/complete`)));
     expect(odd.every((r) => r.status === 200)).toBe(true);
-    expect((await dbTask(task.id)).completed).toBe(true);
+    expect((await db.row(task.id)).completed).toBe(true);
   });
 
   it('50 concurrent creates all persist with distinct ids', async () => {

@@ -1,12 +1,11 @@
-// The databases and local stacks of the benchmark: scratch databases on a PostgreSQL
-// server, a local stack per database (each in a child process), and a minimal
-// SQL-over-HTTP client for seeding and reading them.
+// The local stacks of the benchmark, each in a child process, and statements for
+// seeding them through local/neon-http.mjs (the SQL-over-HTTP client `npm run
+// migrate` uses). Scratch databases come from the test harness (tests/support/database.mjs).
 
 import { fork } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+import { httpBatchExecutor } from '../../local/neon-http.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -54,63 +53,12 @@ export async function startStackProcess({ databaseUrl } = {}) {
 }
 
 /**
- * One statement over Neon's SQL-over-HTTP protocol (array mode, raw text).
+ * One statement over Neon's SQL-over-HTTP protocol (rows as arrays of text). Seeding
+ * 10 000 users × 100 tasks takes a while: hence the long deadline.
  * @returns {Promise<string[][]>} the rows
  */
 export async function sql(stack, query, params = []) {
-  const res = await fetch(stack.sqlUrl, {
-    method: 'POST',
-    headers: {
-      'Neon-Connection-String': FAKE_DATABASE_URL,
-      'Neon-Raw-Text-Output': 'true',
-      'Neon-Array-Mode': 'true',
-      'Content-Type': 'application/json',
-    },
-    body: JSON.stringify({ query, params }),
-    signal: AbortSignal.timeout(300_000),
-  });
-  const body = await res.json();
-  if (res.status !== 200) throw new Error(`SQL failed (HTTP ${res.status}): ${body.message}`);
-  return body.rows;
-}
-
-/** Whether a PostgreSQL server answers at `serverUrl` (within a few seconds). */
-export async function serverReachable(serverUrl) {
-  const client = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-/**
- * Creates a database with a random name on the server of `serverUrl`.
- * @returns {Promise<{ name: string, url: string, drop(): Promise<void> }>}
- */
-export async function createScratchDatabase(serverUrl, prefix = 'taskapi_bench') {
-  const name = `${prefix}_${randomBytes(5).toString('hex')}`;
-  await adminQuery(serverUrl, `CREATE DATABASE ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    name,
-    url: url.toString(),
-    // FORCE ends sessions still attached (a stack that did not close cleanly).
-    drop: () => adminQuery(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
-  };
-}
-
-async function adminQuery(serverUrl, text) {
-  const client = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 5000 });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
+  const execute = httpBatchExecutor({ endpoint: stack.sqlUrl, connectionString: FAKE_DATABASE_URL, timeoutMs: 300_000 });
+  const [result] = await execute([{ query, params }]);
+  return result.rows;
 }

@@ -1,26 +1,20 @@
 // The two workers under test, each in its own Miniflare instance, i.e. its own
 // workerd process, reached through its own direct socket (no Miniflare entry worker
-// in front of it), with the PID of that workerd for CPU accounting.
+// in front of it), with the PID of that workerd for CPU accounting. Ours is loaded
+// with the test harness's options (tests/support/worker.mjs), so the bench measures
+// the worker exactly as the suites run it.
 
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Miniflare } from 'miniflare';
+import { builtWorkerOptions, compatibilityDate, ROOT_DIR } from '../../tests/support/worker.mjs';
 import { childPids } from './proc.mjs';
 
-export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
-const BUILD_DIR = path.join(ROOT, 'build');
+export const ROOT = ROOT_DIR;
 export const PEER_SOURCE = path.join(ROOT, 'bench', 'peer', 'worker.mjs');
 export const PEER_BUNDLE = path.join(ROOT, 'bench', 'results', '.build', 'peer.mjs');
-
-/** compatibility_date from wrangler.toml, as the test harness reads it. */
-export function compatibilityDate() {
-  const toml = fs.readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8');
-  const match = toml.match(/^compatibility_date\s*=\s*"([^"]+)"/m);
-  if (!match) throw new Error('compatibility_date not found in wrangler.toml');
-  return match[1];
-}
 
 /** Bundles the peer worker with esbuild, as wrangler would for a Workers project. */
 export function buildPeer() {
@@ -43,19 +37,15 @@ export function buildPeer() {
   return { rawBytes: bytes.length, gzipBytes: gzipSync(bytes).length };
 }
 
+/** Miniflare script options (with the compatibility date) per kind of worker. */
 const SCRIPTS = {
-  ours: {
-    modules: true,
-    scriptPath: path.join(BUILD_DIR, 'index.js'),
-    // workerd refuses modules outside the root; the wasm sits next to index.js.
-    modulesRoot: BUILD_DIR,
-    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
-  },
-  peer: {
+  ours: () => builtWorkerOptions(),
+  peer: () => ({
     modules: true,
     scriptPath: PEER_BUNDLE,
     modulesRoot: path.dirname(PEER_BUNDLE),
-  },
+    compatibilityDate: compatibilityDate(),
+  }),
 };
 
 /**
@@ -69,8 +59,7 @@ export async function startWorker(kind, bindings) {
   const recent = [];
   const t0 = process.hrtime.bigint();
   const mf = new Miniflare({
-    ...SCRIPTS[kind],
-    compatibilityDate: compatibilityDate(),
+    ...SCRIPTS[kind](),
     bindings,
     unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
     // The Rust worker writes one log line per request; keep only the last few (for

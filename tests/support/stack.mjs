@@ -1,0 +1,134 @@
+// The local stack (local/stack.mjs: SQL-over-HTTP endpoint + Better Auth) for the
+// suites: started on the backend TEST_BACKEND names, a signed-up user's token, and
+// direct reads of its `tasks` table.
+//
+// TEST_BACKEND=pglite (default; in-memory PGlite) or TEST_BACKEND=postgres with
+// TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test); each stack then
+// gets a fresh scratch database of its own, dropped on close.
+
+import { randomBytes, randomUUID } from 'node:crypto';
+import { neon, neonConfig } from '@neondatabase/serverless';
+import { startStack } from '../../local/stack.mjs';
+import { createScratchDatabase } from './database.mjs';
+
+export function backendName() {
+  const name = process.env.TEST_BACKEND || 'pglite';
+  if (name !== 'pglite' && name !== 'postgres') {
+    throw new Error(`TEST_BACKEND must be "pglite" or "postgres", not ${JSON.stringify(name)}`);
+  }
+  return name;
+}
+
+/**
+ * Starts a local stack on a free port. `opts` go to startStack (jwtAlg, migrate, …);
+ * host, port and the database are chosen here.
+ * @param {Parameters<typeof startStack>[0]} [opts]
+ */
+export async function startLocalStack(opts = {}) {
+  if (backendName() === 'pglite') {
+    return startStack({ ...opts, host: '127.0.0.1', port: 0, databaseUrl: undefined, dataDir: undefined });
+  }
+
+  const serverUrl = process.env.TEST_DATABASE_URL;
+  if (!serverUrl) throw new Error('TEST_BACKEND=postgres needs TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)');
+  const db = await createScratchDatabase(serverUrl);
+
+  let stack;
+  try {
+    stack = await startStack({ ...opts, host: '127.0.0.1', port: 0, databaseUrl: db.url, dataDir: undefined });
+  } catch (err) {
+    await db.drop();
+    throw err;
+  }
+  const closeStack = stack.close;
+  let closing = null;
+  return Object.assign(stack, {
+    databaseName: db.name,
+    close() {
+      closing ??= closeStack().finally(() => db.drop());
+      return closing;
+    },
+  });
+}
+
+/**
+ * Signs a new user up on the stack's Better Auth and fetches a JWT for them, as the
+ * frontend would: POST /api/auth/sign-up/email, then GET /api/auth/token with the
+ * session cookie.
+ * @param {{ url: string }} stack
+ * @param {{ email?: string, name?: string, password?: string }} [opts]
+ * @returns {Promise<{ token: string, userId: string, email: string, cookie: string }>}
+ */
+export async function signUpAndGetToken(stack, { email, name = 'Test User', password } = {}) {
+  email ??= `user-${randomUUID()}@example.test`;
+  password ??= `pw-${randomBytes(12).toString('hex')}`;
+  const signUp = await fetch(`${stack.url}/api/auth/sign-up/email`, {
+    method: 'POST',
+    // Better Auth refuses state-changing requests without an Origin it trusts.
+    headers: { 'Content-Type': 'application/json', Origin: stack.url },
+    body: JSON.stringify({ email, password, name }),
+  });
+  if (signUp.status !== 200) {
+    throw new Error(`sign-up failed: HTTP ${signUp.status} ${await signUp.text()}`);
+  }
+  const { user } = await signUp.json();
+  const cookie = signUp.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
+
+  const tokenResponse = await fetch(`${stack.url}/api/auth/token`, { headers: { Cookie: cookie } });
+  if (tokenResponse.status !== 200) {
+    throw new Error(`token request failed: HTTP ${tokenResponse.status} ${await tokenResponse.text()}`);
+  }
+  const { token } = await tokenResponse.json();
+  return { token, userId: user.id, email, cookie };
+}
+
+// The Neon driver finds its endpoint through the global neonConfig.fetchEndpoint; each
+// reader gets a host name of its own that this map resolves to its stack.
+const readerEndpoints = new Map();
+let readerCount = 0;
+
+/**
+ * Reads the stack's `tasks` table directly (not through the worker), with the real
+ * Neon driver pointed at the stack's SQL endpoint. Timestamps and ids come back as
+ * Postgres' own text, so rows compare exactly (microseconds included). These reads
+ * are requests to the SQL endpoint too: keep them out of `sqlDelta` measurements.
+ */
+export function taskDb(stack) {
+  const host = `reader-${(readerCount += 1)}.local.test`;
+  readerEndpoints.set(host, stack.sqlUrl);
+  neonConfig.fetchEndpoint = (h) => {
+    const url = readerEndpoints.get(h);
+    if (!url) throw new Error(`no local SQL endpoint registered for ${h}`);
+    return url;
+  };
+  const sql = neon(`postgresql://reader:unused@${host}/tasks`);
+  const columns =
+    'id::text AS id, user_id, title, description, completed, created_at::text AS created_at, updated_at::text AS updated_at';
+  return {
+    query: (text, params = []) => sql.query(text, params),
+    /** Every row of `userId` (or of everyone), by id. */
+    rows: (userId) =>
+      userId === undefined
+        ? sql.query(`SELECT ${columns} FROM tasks ORDER BY id`)
+        : sql.query(`SELECT ${columns} FROM tasks WHERE user_id = $1 ORDER BY id`, [userId]),
+    /** The row with this id, or null. */
+    row: async (id) => (await sql.query(`SELECT ${columns} FROM tasks WHERE id = $1::bigint`, [String(id)]))[0] ?? null,
+    count: async (userId) => {
+      const [row] =
+        userId === undefined
+          ? await sql.query('SELECT count(*)::int AS n FROM tasks')
+          : await sql.query('SELECT count(*)::int AS n FROM tasks WHERE user_id = $1', [userId]);
+      return row.n;
+    },
+  };
+}
+
+/** Runs `fn` and reports how many requests the stack's SQL endpoint got meanwhile. */
+export async function sqlDelta(stack, fn) {
+  const before = stack.stats.sql;
+  const result = await fn();
+  return { result, calls: stack.stats.sql - before };
+}
