@@ -10,10 +10,6 @@ import { toNodeHandler } from 'better-auth/node';
 /** The JWT plugin's asymmetric algorithms (it never signs HS256). */
 export const JWT_ALGORITHMS = ['EdDSA', 'ES256', 'ES512', 'RS256', 'PS256'];
 
-/** Signs session cookies and encrypts the stored JWKS private keys. Only for a local
- *  stand-in: fixed so that a persisted PGlite folder stays readable across restarts. */
-const DEV_ONLY_SECRET = 'local-dev-only-better-auth-secret--never-use-in-production';
-
 /**
  * @param {{ baseURL: string, backend: { authPool(): object }, jwtAlg?: string, secret?: string }} options
  * @returns {Promise<{ auth: object, handler: (req, res) => Promise<void>, issuer: string, audience: string }>}

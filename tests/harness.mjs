@@ -34,8 +34,8 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
 import * as jose from 'jose';
-import pg from 'pg';
 import { startStack } from '../local/stack.mjs';
+import { createScratchDatabase } from '../local/owner.mjs';
 
 const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BUILD_DIR = path.join(ROOT_DIR, 'build');
@@ -62,42 +62,28 @@ export async function startLocalStack(opts = {}) {
 
   const serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) throw new Error('TEST_BACKEND=postgres needs TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)');
-  const dbName = `taskapi_test_${randomBytes(6).toString('hex')}`;
-  await adminQuery(serverUrl, `CREATE DATABASE ${dbName}`);
-  const databaseUrl = new URL(serverUrl);
-  databaseUrl.pathname = `/${dbName}`;
+  // Owned by the non-superuser owner role, which the stack connects as (see
+  // local/owner.mjs); the superuser URL only serves backend.admin().
+  const scratch = await createScratchDatabase(serverUrl);
 
   let stack;
   try {
-    stack = await startStack({ ...opts, host: '127.0.0.1', port: 0, databaseUrl: databaseUrl.toString(), dataDir: undefined });
+    stack = await startStack({
+      ...opts, host: '127.0.0.1', port: 0, databaseUrl: scratch.databaseUrl, adminDatabaseUrl: scratch.adminUrl, dataDir: undefined,
+    });
   } catch (err) {
-    await dropDatabase(serverUrl, dbName);
+    await scratch.drop();
     throw err;
   }
   const closeStack = stack.close;
   let closing = null;
   return Object.assign(stack, {
-    databaseName: dbName,
+    databaseName: scratch.name,
     close() {
-      closing ??= closeStack().finally(() => dropDatabase(serverUrl, dbName));
+      closing ??= closeStack().finally(() => scratch.drop());
       return closing;
     },
   });
-}
-
-async function adminQuery(serverUrl, text) {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
-
-function dropDatabase(serverUrl, dbName) {
-  // FORCE (PostgreSQL 13+) ends sessions still attached, e.g. from a failed start.
-  return adminQuery(serverUrl, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
 }
 
 /**
