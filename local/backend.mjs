@@ -174,9 +174,11 @@ async function openPglite(dataDir) {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const db = dataDir ? new PGlite(dataDir) : new PGlite();
   await db.waitReady;
+  let superuser; // the user PGlite opened its session as
   try {
     // PGlite is one session for the whole process, so this holds for every request.
     await db.query("SET TimeZone TO 'UTC'");
+    superuser = (await db.query('SELECT session_user AS name')).rows[0].name;
     await ensureOwnerRole((text) => db.query(text));
     for (const statement of PGLITE_OWNER_SETUP) await db.exec(statement);
   } catch (err) {
@@ -202,7 +204,8 @@ async function openPglite(dataDir) {
   async function take(role, query) {
     const unlock = await session.acquire(SESSION_WAIT_MS);
     try {
-      await db.exec(role === 'owner' ? `SET SESSION AUTHORIZATION ${OWNER_ROLE}` : 'RESET SESSION AUTHORIZATION');
+      // Named explicitly: PGlite's RESET SESSION AUTHORIZATION keeps the current user.
+      await db.exec(`SET SESSION AUTHORIZATION ${role === 'owner' ? OWNER_ROLE : quoteIdent(superuser)}`);
     } catch (err) {
       unlock();
       throw err;
@@ -242,6 +245,10 @@ async function openPglite(dataDir) {
       }
     },
   };
+}
+
+function quoteIdent(name) {
+  return `"${name.replace(/"/g, '""')}"`;
 }
 
 const { serialize } = protocol;
