@@ -18,30 +18,31 @@ export const OWNER_ROLE = 'taskapi_owner';
 const ATTRIBUTES = { rolsuper: false, rolbypassrls: false, rolcreaterole: true, rolcanlogin: true };
 
 /**
- * Makes sure OWNER_ROLE exists with exactly ATTRIBUTES. `query(text)` runs one
- * statement as a superuser and resolves to `{ rows: object[] }`.
+ * Makes sure OWNER_ROLE (or `role`, for tests) exists with exactly ATTRIBUTES.
+ * `query(text)` runs one statement as a superuser and resolves to `{ rows: object[] }`.
  */
-export async function ensureOwnerRole(query) {
+export async function ensureOwnerRole(query, role = OWNER_ROLE) {
+  if (!/^[a-z_][a-z0-9_]*$/.test(role)) throw new Error(`not a plain role name: ${role}`);
   // Two stacks starting at once may both see the role missing: the second CREATE
   // then waits for the first to commit and fails on pg_authid's unique index (23505)
   // or as a duplicate (42710); either way the role now exists.
   await query(`DO $$
 BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${OWNER_ROLE}') THEN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${role}') THEN
     BEGIN
-      CREATE ROLE ${OWNER_ROLE} LOGIN CREATEROLE NOSUPERUSER NOBYPASSRLS;
+      CREATE ROLE ${role} LOGIN CREATEROLE NOSUPERUSER NOBYPASSRLS;
     EXCEPTION WHEN duplicate_object OR unique_violation THEN
       NULL;
     END;
   END IF;
 END $$`);
   const { rows } = await query(
-    `SELECT rolsuper, rolbypassrls, rolcreaterole, rolcanlogin FROM pg_roles WHERE rolname = '${OWNER_ROLE}'`,
+    `SELECT rolsuper, rolbypassrls, rolcreaterole, rolcanlogin FROM pg_roles WHERE rolname = '${role}'`,
   );
   const wrong = Object.entries(ATTRIBUTES).some(([key, want]) => asBool(rows[0]?.[key]) !== want);
   // Only when someone changed it: concurrent ALTER ROLEs on one role can fail with
   // "tuple concurrently updated", so the common path does not alter at all.
-  if (wrong) await query(`ALTER ROLE ${OWNER_ROLE} LOGIN CREATEROLE NOSUPERUSER NOBYPASSRLS`);
+  if (wrong) await query(`ALTER ROLE ${role} LOGIN CREATEROLE NOSUPERUSER NOBYPASSRLS`);
 }
 
 function asBool(value) {

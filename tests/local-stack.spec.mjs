@@ -14,7 +14,8 @@ import { neon, neonConfig, NeonDbError } from '@neondatabase/serverless';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { symmetricDecrypt } from 'better-auth/crypto';
 import { startStack } from '../local/stack.mjs';
-import { createScratchDatabase, OWNER_ROLE } from '../local/owner.mjs';
+import pg from 'pg';
+import { createScratchDatabase, ensureOwnerRole, OWNER_ROLE } from '../local/owner.mjs';
 import { backendName, catchError, signUpAndGetToken, startLocalStack } from './harness.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -647,6 +648,29 @@ describe(`the app runs as the non-superuser database owner (${backendName()})`, 
     await sql.query(escape).catch(() => {});
     const [who] = await sql`SELECT current_user, session_user`;
     expect(who).toEqual({ current_user: OWNER_ROLE, session_user: OWNER_ROLE });
+  });
+
+  it.runIf(backendName() === 'postgres')('the role is created race-free when stacks start at once, and repaired if changed', async () => {
+    // A throwaway role of the same kind: dropping the shared one would break stacks
+    // of suites running in parallel.
+    const role = `taskapi_race_${Date.now().toString(36)}`;
+    const clients = [];
+    try {
+      for (let i = 0; i < 8; i += 1) {
+        const client = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+        await client.connect();
+        clients.push(client);
+      }
+      const outcomes = await Promise.allSettled(clients.map((c) => ensureOwnerRole((text) => c.query(text), role)));
+      expect(outcomes.filter((o) => o.status === 'rejected').map((o) => o.reason.message)).toEqual([]);
+      await clients[0].query(`ALTER ROLE ${role} SUPERUSER BYPASSRLS`);
+      await ensureOwnerRole((text) => clients[0].query(text), role);
+      const { rows } = await clients[0].query('SELECT rolsuper, rolbypassrls, rolcreaterole, rolcanlogin FROM pg_roles WHERE rolname = $1', [role]);
+      expect(rows).toEqual([{ rolsuper: false, rolbypassrls: false, rolcreaterole: true, rolcanlogin: true }]);
+    } finally {
+      await clients[0]?.query(`DROP ROLE IF EXISTS ${role}`);
+      await Promise.all(clients.map((c) => c.end()));
+    }
   });
 
   it('backend.admin() is a superuser session for direct assertions', async () => {
