@@ -183,7 +183,10 @@ export async function startStack({
 
     allowedHostValues = allowedHostHeaders(host, server.address().port, allowedHosts);
 
-    const url = `http://${host.includes(':') ? `[${host}]` : host}:${server.address().port}`;
+    // A wildcard address is no place to send requests to (and its Host is refused):
+    // this machine reaches the stack on loopback.
+    const reachable = { '0.0.0.0': '127.0.0.1', '::': '::1', '::0': '::1' }[host] ?? host;
+    const url = `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${server.address().port}`;
     const auth = await createAuth({ baseURL: baseURL ?? url, backend, jwtAlg, secret, log });
     handleAuth = auth.handler;
 

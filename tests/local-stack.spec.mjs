@@ -462,7 +462,8 @@ describe('local stack safety (SPEC §8)', () => {
     try {
       expect(warnings.join('\n')).toMatch(/WARNING.*NON-LOOPBACK address \(0\.0\.0\.0\).*ANY SQL/s);
       const { port } = new URL(exposed.url);
-      const local = `http://127.0.0.1:${port}`;
+      expect(exposed.url).toBe(`http://127.0.0.1:${port}`);
+      const local = exposed.url;
       expect((await rawGet(local, '/local/stats', `127.0.0.1:${port}`)).status).toBe(200);
       expect((await rawGet(local, '/local/stats', `stack.internal:${port}`)).status).toBe(200);
       // The wildcard address is no name a legitimate client uses.
