@@ -77,7 +77,7 @@ END $$`,
  * `drop()`. The owner logs in without a password: the server must trust it the way
  * it trusts the superuser's loopback connections (as the CI and dev servers do).
  */
-export async function createScratchDatabase(serverUrl, { prefix = 'taskapi_test' } = {}) {
+export async function createOwnedScratchDatabase(serverUrl, { prefix = 'taskapi_test' } = {}) {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   await withClient(serverUrl, async (client) => {
     await ensureOwnerRole((text) => client.query(text));

@@ -35,7 +35,7 @@ import { fileURLToPath } from 'node:url';
 import { Miniflare } from 'miniflare';
 import * as jose from 'jose';
 import { startStack } from '../local/stack.mjs';
-import { createScratchDatabase } from '../local/owner.mjs';
+import { createOwnedScratchDatabase } from '../local/owner.mjs';
 
 const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BUILD_DIR = path.join(ROOT_DIR, 'build');
@@ -64,7 +64,7 @@ export async function startLocalStack(opts = {}) {
   if (!serverUrl) throw new Error('TEST_BACKEND=postgres needs TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)');
   // Owned by the non-superuser owner role, which the stack connects as (see
   // local/owner.mjs); the superuser URL only serves backend.admin().
-  const scratch = await createScratchDatabase(serverUrl);
+  const scratch = await createOwnedScratchDatabase(serverUrl);
 
   let stack;
   try {

@@ -15,7 +15,7 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { symmetricDecrypt } from 'better-auth/crypto';
 import { startStack } from '../local/stack.mjs';
 import pg from 'pg';
-import { createScratchDatabase, ensureOwnerRole, OWNER_ROLE } from '../local/owner.mjs';
+import { createOwnedScratchDatabase, ensureOwnerRole, OWNER_ROLE } from '../local/owner.mjs';
 import { backendName, catchError, signUpAndGetToken, startLocalStack } from './harness.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -516,7 +516,7 @@ async function persistentStore() {
     const dir = mkdtempSync(join(tmpdir(), 'stack-store-'));
     return { options: { dataDir: join(dir, 'pglite') }, dir, drop: async () => rmSync(dir, { recursive: true, force: true }) };
   }
-  const scratch = await createScratchDatabase(process.env.TEST_DATABASE_URL);
+  const scratch = await createOwnedScratchDatabase(process.env.TEST_DATABASE_URL);
   const dir = mkdtempSync(join(tmpdir(), 'stack-store-'));
   return {
     options: { databaseUrl: scratch.databaseUrl, adminDatabaseUrl: scratch.adminUrl },
