@@ -4,7 +4,7 @@
 // Runs on PGlite by default, on PostgreSQL with TEST_BACKEND=postgres.
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -575,6 +575,19 @@ describe(`Better Auth secret (${backendName()})`, () => {
       }
     } finally {
       await store.drop();
+    }
+  });
+
+  it('refuses a secret file whose secret is too short to be safe', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stack-secret-'));
+    try {
+      const secretFile = join(dir, 'better-auth-secret');
+      writeFileSync(secretFile, 'short\n');
+      const err = await catchError(startStack({ port: 0, secretFile }));
+      expect(err.message).toMatch(/shorter than 32 characters; delete it/);
+      expect(err.message).not.toContain('short\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
