@@ -3,6 +3,7 @@
 // and JWKS. It shares the local stack's database (its own tables next to `tasks`).
 
 import { betterAuth } from 'better-auth';
+import { symmetricDecrypt } from 'better-auth/crypto';
 import { jwt } from 'better-auth/plugins';
 import { getMigrations } from 'better-auth/db/migration';
 import { toNodeHandler } from 'better-auth/node';
@@ -10,15 +11,15 @@ import { toNodeHandler } from 'better-auth/node';
 /** The JWT plugin's asymmetric algorithms (it never signs HS256). */
 export const JWT_ALGORITHMS = ['EdDSA', 'ES256', 'ES512', 'RS256', 'PS256'];
 
-/** Signs session cookies and encrypts the stored JWKS private keys. Only for a local
- *  stand-in: fixed so that a persisted PGlite folder stays readable across restarts. */
-const DEV_ONLY_SECRET = 'local-dev-only-better-auth-secret--never-use-in-production';
-
 /**
- * @param {{ baseURL: string, backend: { authPool(): object }, jwtAlg?: string, secret?: string }} options
+ * @param {{ baseURL: string, backend: { authPool(): object }, jwtAlg?: string, secret: string,
+ *           log?: (line: string) => void }} options
+ *   secret: signs session cookies and encrypts the stored signing keys (required; the
+ *   stack makes a random one).
  * @returns {Promise<{ auth: object, handler: (req, res) => Promise<void>, issuer: string, audience: string }>}
  */
-export async function createAuth({ baseURL, backend, jwtAlg = 'EdDSA', secret }) {
+export async function createAuth({ baseURL, backend, jwtAlg = 'EdDSA', secret, log = (line) => console.log(line) }) {
+  if (typeof secret !== 'string' || secret === '') throw new Error('createAuth needs a secret');
   if (!JWT_ALGORITHMS.includes(jwtAlg)) {
     throw new Error(`unsupported JWT algorithm ${JSON.stringify(jwtAlg)}; use one of ${JWT_ALGORITHMS.join(', ')}`);
   }
@@ -26,7 +27,7 @@ export async function createAuth({ baseURL, backend, jwtAlg = 'EdDSA', secret })
 
   const auth = betterAuth({
     baseURL,
-    secret: secret || process.env.BETTER_AUTH_SECRET || DEV_ONLY_SECRET,
+    secret,
     database: backend.authPool(),
     emailAndPassword: { enabled: true },
     // Test suites sign up many users from one address in quick succession.
@@ -40,6 +41,37 @@ export async function createAuth({ baseURL, backend, jwtAlg = 'EdDSA', secret })
   const { runMigrations } = await getMigrations(auth.options);
   await runMigrations();
 
+  const replaced = await dropKeysOfAnotherSecret(auth);
+  if (replaced > 0) {
+    // Better Auth would otherwise fail every token request with "Failed to decrypt
+    // private key"; a fresh key pair is made now (the JWKS changes, so tokens signed
+    // with the old keys no longer verify).
+    await auth.api.getJwks();
+    log(`[local-stack] replaced ${replaced} Better Auth signing key(s) that were encrypted with another secret`);
+  }
+
   // The JWT plugin's defaults: issuer and audience are both the base URL.
   return { auth, handler: toNodeHandler(auth), issuer: baseURL, audience: baseURL };
+}
+
+/**
+ * Deletes the stored signing keys this secret cannot decrypt (a database reused with a
+ * new secret) and returns how many. The test is the plugin's own: its
+ * symmetricDecrypt on the stored value with Better Auth's resolved secret config
+ * (which also covers BETTER_AUTH_SECRETS rotation lists), where a wrong key fails the
+ * XChaCha20-Poly1305 authentication tag.
+ */
+async function dropKeysOfAnotherSecret(auth) {
+  const context = await auth.$context;
+  const rows = await context.adapter.findMany({ model: 'jwks' });
+  let dropped = 0;
+  for (const row of rows ?? []) {
+    try {
+      await symmetricDecrypt({ key: context.secretConfig, data: JSON.parse(row.privateKey) });
+    } catch {
+      await context.adapter.delete({ model: 'jwks', where: [{ field: 'id', value: row.id }] });
+      dropped += 1;
+    }
+  }
+  return dropped;
 }

@@ -8,12 +8,20 @@
 //    Auth's Kysely adapter recognises by its `connect` method (it wraps it in
 //    Kysely's PostgresDialect).
 //
+//  * `admin()` — a session as a superuser, for tests that assert on the database
+//    directly (bypassing row-level security); same interface as `connect()`.
+//
 // Every session runs with TimeZone=UTC: that is Neon's server default, and the
 // worker's decoder expects timestamptz text to end in `+00`.
+//
+// Like on Neon, the app's sessions are not a superuser's: on a server the URL names the
+// owner role (see owner.mjs), and PGlite's single superuser session is switched to
+// that role with SET SESSION AUTHORIZATION whenever the app takes it.
 
 import { mkdirSync } from 'node:fs';
 import pg from 'pg';
 import { PGlite, protocol } from '@electric-sql/pglite';
+import { ensureOwnerRole, OWNER_ROLE, PGLITE_OWNER_SETUP } from './owner.mjs';
 
 /** A Postgres error (it carries a SQLSTATE `code`), as opposed to a failure of the
  *  backend itself (lost connection, crashed engine). Only these may be shown to a
@@ -43,12 +51,13 @@ function isPostgresError(err) {
 const SESSION_WAIT_MS = 30_000;
 
 /**
- * @param {{ databaseUrl?: string, dataDir?: string }} options
+ * @param {{ databaseUrl?: string, dataDir?: string, adminDatabaseUrl?: string }} options
  *   databaseUrl: a PostgreSQL server to use; dataDir: PGlite's folder when no server
- *   (undefined → in-memory, gone on close).
+ *   (undefined → in-memory, gone on close); adminDatabaseUrl: a superuser's URL of the
+ *   same database, used only by `admin()` (without it `admin()` uses databaseUrl).
  */
-export async function openBackend({ databaseUrl, dataDir } = {}) {
-  return databaseUrl ? openPostgres(databaseUrl) : openPglite(dataDir);
+export async function openBackend({ databaseUrl, dataDir, adminDatabaseUrl } = {}) {
+  return databaseUrl ? openPostgres(databaseUrl, adminDatabaseUrl) : openPglite(dataDir);
 }
 
 // ---------------------------------------------------------------- PostgreSQL
@@ -70,11 +79,17 @@ function withUtcSessions(databaseUrl) {
 
 const rawTypes = { getTypeParser: () => (value) => value };
 
-async function openPostgres(databaseUrl) {
-  const pool = new pg.Pool({ connectionString: withUtcSessions(databaseUrl), max: 10 });
+function newPool(databaseUrl, max) {
+  const pool = new pg.Pool({ connectionString: withUtcSessions(databaseUrl), max });
   // An idle client whose server connection dies (server restart, database dropped)
   // emits 'error' on the pool; unhandled, that would kill the process.
   pool.on('error', (err) => console.error(`[local-stack] idle database connection lost: ${err.message}`));
+  return pool;
+}
+
+async function openPostgres(databaseUrl, adminDatabaseUrl) {
+  const pool = newPool(databaseUrl, 10);
+  let adminPool = null; // opened on first use: only tests ask for it
 
   // Fail at start, not on the first request, when the server is unreachable.
   try {
@@ -85,51 +100,58 @@ async function openPostgres(databaseUrl) {
     throw err;
   }
 
+  async function session(from) {
+    const client = await from.connect();
+    let broken = false;
+    let released = false;
+    return {
+      async query(text, params = []) {
+        try {
+          // queryMode 'extended' makes pg use Parse/Bind/Execute even without params,
+          // so a string holding two statements is refused here just as Neon (and the
+          // PGlite path) refuse it, instead of running both via the simple protocol.
+          const result = await client.query({
+            text, values: params, rowMode: 'array', types: rawTypes, queryMode: 'extended',
+          });
+          return {
+            command: result.command ?? '',
+            rowCount: result.rowCount ?? null,
+            fields: result.fields.map(fieldOf),
+            rows: result.rows,
+          };
+        } catch (err) {
+          if (isPostgresError(err)) throw new PostgresError(err);
+          broken = true;
+          throw err;
+        }
+      },
+      release() {
+        if (released) return;
+        released = true;
+        // A request that left a transaction open must not hand it to the next one.
+        if (!broken && client.getTransactionStatus() !== 'I') {
+          client.query('ROLLBACK').then(() => client.release(), (err) => client.release(err));
+        } else {
+          client.release(broken || undefined);
+        }
+      },
+    };
+  }
+
   return {
     kind: 'postgres',
-    async connect() {
-      const client = await pool.connect();
-      let broken = false;
-      let released = false;
-      return {
-        async query(text, params = []) {
-          try {
-            // queryMode 'extended' makes pg use Parse/Bind/Execute even without params,
-            // so a string holding two statements is refused here just as Neon (and the
-            // PGlite path) refuse it, instead of running both via the simple protocol.
-            const result = await client.query({
-              text, values: params, rowMode: 'array', types: rawTypes, queryMode: 'extended',
-            });
-            return {
-              command: result.command ?? '',
-              rowCount: result.rowCount ?? null,
-              fields: result.fields.map(fieldOf),
-              rows: result.rows,
-            };
-          } catch (err) {
-            if (isPostgresError(err)) throw new PostgresError(err);
-            broken = true;
-            throw err;
-          }
-        },
-        release() {
-          if (released) return;
-          released = true;
-          // A request that left a transaction open must not hand it to the next one.
-          if (!broken && client.getTransactionStatus() !== 'I') {
-            client.query('ROLLBACK').then(() => client.release(), (err) => client.release(err));
-          } else {
-            client.release(broken || undefined);
-          }
-        },
-      };
+    connect: () => session(pool),
+    admin() {
+      if (!adminDatabaseUrl) return session(pool);
+      adminPool ??= newPool(adminDatabaseUrl, 2);
+      return session(adminPool);
     },
     authPool() {
       // Better Auth (Kysely) calls end() on shutdown; the pool is ours to close.
       return { connect: () => pool.connect(), end: async () => {} };
     },
     async close() {
-      await pool.end();
+      await Promise.all([pool.end(), adminPool?.end()]);
     },
   };
 }
@@ -152,8 +174,17 @@ async function openPglite(dataDir) {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const db = dataDir ? new PGlite(dataDir) : new PGlite();
   await db.waitReady;
-  // PGlite is one session for the whole process, so this holds for every request.
-  await db.query("SET TimeZone TO 'UTC'");
+  let superuser; // the user PGlite opened its session as
+  try {
+    // PGlite is one session for the whole process, so this holds for every request.
+    await db.query("SET TimeZone TO 'UTC'");
+    superuser = (await db.query('SELECT session_user AS name')).rows[0].name;
+    await ensureOwnerRole((text) => db.query(text));
+    for (const statement of PGLITE_OWNER_SETUP) await db.exec(statement);
+  } catch (err) {
+    await db.close().catch(() => {});
+    throw err;
+  }
 
   // PGlite is a single session: whoever holds it (a whole HTTP batch, a Kysely
   // transaction of Better Auth) must finish before anyone else's statement runs,
@@ -164,44 +195,46 @@ async function openPglite(dataDir) {
     if (db.isInTransaction()) await runProtocol(db, 'ROLLBACK', []).catch(() => {});
   }
 
+  /**
+   * Takes the session as `role`: the owner for the app, or the superuser the session
+   * was opened as. Set on every take, not once: SQL sent to /sql may itself change
+   * the session user (a superuser-authenticated session may RESET it), and that
+   * must not carry over to the next request.
+   */
+  async function take(role, query) {
+    const unlock = await session.acquire(SESSION_WAIT_MS);
+    try {
+      // Named explicitly: PGlite's RESET SESSION AUTHORIZATION keeps the current user.
+      await db.exec(`SET SESSION AUTHORIZATION ${role === 'owner' ? OWNER_ROLE : quoteIdent(superuser)}`);
+    } catch (err) {
+      unlock();
+      throw err;
+    }
+    let released = false;
+    return {
+      query(text, params = []) {
+        if (released) return Promise.reject(new Error('connection already released'));
+        return query(text, params);
+      },
+      release() {
+        if (released) return;
+        released = true;
+        rollbackIfInTransaction().finally(unlock);
+      },
+    };
+  }
+
+  const raw = (text, params) => runProtocol(db, text, params);
+  // PGlite's own query() parses results into JS values and serialises JS params by
+  // the statement's parameter types — what Kysely expects of pg.
+  const parsed = (text, params) => db.query(text, params);
+
   return {
     kind: 'pglite',
-    async connect() {
-      const unlock = await session.acquire(SESSION_WAIT_MS);
-      let released = false;
-      return {
-        query: (text, params = []) => {
-          if (released) return Promise.reject(new Error('connection already released'));
-          return runProtocol(db, text, params);
-        },
-        release() {
-          if (released) return;
-          released = true;
-          rollbackIfInTransaction().finally(unlock);
-        },
-      };
-    },
+    connect: () => take('owner', raw),
+    admin: () => take('superuser', raw),
     authPool() {
-      return {
-        async connect() {
-          const unlock = await session.acquire(SESSION_WAIT_MS);
-          let released = false;
-          return {
-            // PGlite's own query() parses results into JS values and serialises JS
-            // params by the statement's parameter types — what Kysely expects of pg.
-            async query(text, params = []) {
-              if (released) throw new Error('connection already released');
-              return db.query(text, params);
-            },
-            release() {
-              if (released) return;
-              released = true;
-              rollbackIfInTransaction().finally(unlock);
-            },
-          };
-        },
-        end: async () => {},
-      };
+      return { connect: () => take('owner', parsed), end: async () => {} };
     },
     async close() {
       const unlock = await session.acquire(SESSION_WAIT_MS).catch(() => () => {});
@@ -212,6 +245,10 @@ async function openPglite(dataDir) {
       }
     },
   };
+}
+
+function quoteIdent(name) {
+  return `"${name.replace(/"/g, '""')}"`;
 }
 
 const { serialize } = protocol;

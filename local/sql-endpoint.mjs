@@ -4,6 +4,7 @@
 //
 // Never log or echo the Neon-Connection-String header: it carries a password.
 
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { PostgresError, PG_ERROR_FIELDS } from './backend.mjs';
 import { toJsonValue } from './pg-json.mjs';
 
@@ -24,28 +25,35 @@ const ISOLATION_LEVELS = {
 const PROTOCOL_VIOLATION = '08P01';
 
 class RequestError extends Error {
-  constructor(status, message, headers = {}) {
+  constructor(status, message, headers = {}, code = PROTOCOL_VIOLATION) {
     super(message);
     this.status = status;
     this.headers = headers;
+    this.code = code;
   }
 }
 
+/** SQLSTATE for "invalid password", what Postgres answers a wrong credential with. */
+const INVALID_PASSWORD = '28P01';
+
 /**
  * @param {{ backend: object, stats?: { sql: number }, maxBodyBytes?: number,
- *           logError?: (message: string) => void }} options
+ *           connectionString?: string, logError?: (message: string) => void }} options
+ *   connectionString: when set, the only Neon-Connection-String accepted (exactly);
+ *   otherwise any postgres:// URL is.
  * @returns {(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => Promise<void>}
  */
-export function createSqlEndpoint({ backend, stats, maxBodyBytes = DEFAULT_MAX_BODY_BYTES, logError = defaultLog }) {
+export function createSqlEndpoint({ backend, stats, maxBodyBytes = DEFAULT_MAX_BODY_BYTES, connectionString, logError = defaultLog }) {
+  const expected = connectionString ? digest(connectionString) : null;
   return async function handleSql(req, res) {
     if (stats) stats.sql += 1;
     try {
-      const request = await readRequest(req, maxBodyBytes);
+      const request = await readRequest(req, maxBodyBytes, expected);
       const { status, body } = await execute(backend, request);
       sendJson(res, status, body);
     } catch (err) {
       if (err instanceof RequestError) {
-        sendJson(res, err.status, { message: err.message, code: PROTOCOL_VIOLATION }, err.headers);
+        sendJson(res, err.status, { message: err.message, code: err.code }, err.headers);
       } else if (err instanceof PostgresError) {
         sendJson(res, 400, postgresErrorBody(err));
       } else {
@@ -64,7 +72,12 @@ function defaultLog(message) {
 
 // ------------------------------------------------------------------ request
 
-async function readRequest(req, maxBodyBytes) {
+/** Fixed-length digests, so the comparison takes the same time whatever the input. */
+function digest(text) {
+  return createHash('sha256').update(text).digest();
+}
+
+async function readRequest(req, maxBodyBytes, expectedConnection) {
   if (req.method !== 'POST') {
     req.resume();
     throw new RequestError(405, `method ${req.method} not allowed; use POST`, { Allow: 'POST' });
@@ -79,6 +92,10 @@ async function readRequest(req, maxBodyBytes) {
     req.resume();
     // Deliberately not quoting the value: it may hold a password.
     throw new RequestError(400, 'Neon-Connection-String is not a postgres:// or postgresql:// URL');
+  }
+  if (expectedConnection && !timingSafeEqual(digest(connectionString), expectedConnection)) {
+    req.resume();
+    throw new RequestError(400, 'Neon-Connection-String does not match the one this local stack was started with', {}, INVALID_PASSWORD);
   }
 
   const text = await readBody(req, maxBodyBytes);

@@ -5,28 +5,93 @@
 //   /api/auth/*        Better Auth (JWKS at /api/auth/jwks, JWT at /api/auth/token)
 //   GET /local/stats   request counters, for tests and benchmarks
 //
-// Local only; never deployed.
+// Local only; never deployed. Whoever reaches /sql can run any SQL on the database
+// (Better Auth's users, sessions and signing keys included), so by default the stack
+// listens on loopback only, and every request must name it in `Host` by a loopback
+// name or the configured host: a web page that rebinds its own DNS name to 127.0.0.1
+// still sends its own name and is refused.
 
 import http from 'node:http';
+import { isIPv4 } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openBackend } from './backend.mjs';
 import { createSqlEndpoint, sendJson } from './sql-endpoint.mjs';
 import { createAuth } from './auth.mjs';
 import { applyMigrations, backendExecutor, loadMigrations } from './migrations.mjs';
+import { loadOrCreateSecret, randomSecret } from './secret.mjs';
 
 export const DEFAULT_PORT = 4444;
+
+/** The environment variable (and `unsafeExpose` option) that allows a non-loopback
+ *  listening address. */
+export const EXPOSE_ENV = 'LOCAL_STACK_UNSAFE_EXPOSE';
+
+/** Names a browser or tool uses for this machine's loopback interface. */
+const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
+
+/** True for an address or name that only this machine can reach. */
+export function isLoopbackHost(host) {
+  const h = String(host).toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return h === 'localhost' || h === '::1' || (isIPv4(h) && h.startsWith('127.'));
+}
+
+/** Throws unless `host` is loopback or exposure was asked for; warns loudly if so. */
+function checkListenHost(host, unsafeExpose, warn) {
+  if (isLoopbackHost(host)) return;
+  if (!unsafeExpose) {
+    throw new Error(
+      `refusing to listen on ${JSON.stringify(host)}: the local stack runs any SQL it is sent and holds ` +
+        `Better Auth's signing keys, so it listens on loopback only (127.0.0.1, localhost, ::1). ` +
+        `To expose it anyway on a network you trust, set ${EXPOSE_ENV}=1.`,
+    );
+  }
+  warn(
+    [
+      '',
+      '!!! WARNING: the local stack is listening on a NON-LOOPBACK address (' + host + ').',
+      '!!! Anyone who can reach it can run ANY SQL on its database (POST /sql), read',
+      "!!! Better Auth's users, sessions and signing keys, and mint tokens your worker trusts.",
+      `!!! Use it only on an isolated, trusted network (${EXPOSE_ENV} is set).`,
+      '',
+    ].join('\n'),
+  );
+}
+
+/** Host header values this stack answers to on `port`. */
+function allowedHostHeaders(host, port, allowedHosts) {
+  const names = new Set(LOOPBACK_NAMES);
+  const configured = host.includes(':') ? `[${host}]` : host;
+  // A wildcard address is not a name anyone should be sending.
+  if (!['0.0.0.0', '[::]', '[::0]'].includes(configured)) names.add(configured);
+  for (const name of allowedHosts) names.add(name.includes(':') && !name.startsWith('[') ? `[${name}]` : name);
+  const values = new Set();
+  for (const name of names) {
+    values.add(`${name.toLowerCase()}:${port}`);
+    // Clients leave the default port out.
+    if (port === 80) values.add(name.toLowerCase());
+  }
+  return values;
+}
 const DEFAULT_MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations');
 
 /**
  * @param {{
- *   host?: string, port?: number, databaseUrl?: string, dataDir?: string,
- *   jwtAlg?: 'EdDSA'|'ES256'|'ES512'|'RS256'|'PS256', baseURL?: string, secret?: string,
- *   migrate?: boolean, migrationsDir?: string,
+ *   host?: string, port?: number, databaseUrl?: string, adminDatabaseUrl?: string,
+ *   dataDir?: string, jwtAlg?: 'EdDSA'|'ES256'|'ES512'|'RS256'|'PS256', baseURL?: string,
+ *   secret?: string, secretFile?: string, connectionString?: string,
+ *   unsafeExpose?: boolean, allowedHosts?: string[], migrate?: boolean,
+ *   migrationsDir?: string, log?: (line: string) => void, warn?: (line: string) => void,
  * }} [options]
  *   port 0 picks a free port. No databaseUrl → PGlite in dataDir (in memory without
- *   one). migrate: false skips applying migrations/ (Better Auth's tables are always
- *   created). baseURL defaults to the server's own URL and is the tokens' iss and aud.
+ *   one). adminDatabaseUrl: a superuser's URL of the same database, only for
+ *   `backend.admin()` in tests. migrate: false skips applying migrations/ (Better
+ *   Auth's tables are always created). baseURL defaults to the server's own URL and is
+ *   the tokens' iss and aud. Better Auth's secret: `secret`, else the one kept in
+ *   `secretFile` (created on first use), else random for this process.
+ *   connectionString: when set, /sql refuses any other Neon-Connection-String.
+ *   host must be loopback unless unsafeExpose. allowedHosts: more names accepted in
+ *   the Host header (besides loopback names and host).
  * @returns {Promise<{ url: string, sqlUrl: string, jwksUrl: string, issuer: string,
  *   audience: string, stats: { sql: number, jwks: number, auth: number },
  *   backend: object, close(): Promise<void> }>}
@@ -35,14 +100,29 @@ export async function startStack({
   host = '127.0.0.1',
   port = DEFAULT_PORT,
   databaseUrl,
+  adminDatabaseUrl,
   dataDir,
   jwtAlg = 'EdDSA',
   baseURL,
   secret,
+  secretFile,
+  connectionString,
+  unsafeExpose = false,
+  allowedHosts = [],
   migrate = true,
   migrationsDir = DEFAULT_MIGRATIONS_DIR,
+  log = (line) => console.log(line),
+  warn = (line) => console.warn(line),
 } = {}) {
-  const backend = await openBackend({ databaseUrl, dataDir });
+  checkListenHost(host, unsafeExpose, warn);
+  if (!secret && secretFile) {
+    const stored = loadOrCreateSecret(secretFile);
+    secret = stored.secret;
+    if (stored.created) log(`[local-stack] created a random Better Auth secret in ${secretFile}`);
+  }
+  secret ||= randomSecret();
+
+  const backend = await openBackend({ databaseUrl, dataDir, adminDatabaseUrl });
   let server;
   try {
     if (migrate) {
@@ -52,8 +132,9 @@ export async function startStack({
     // sql: requests to /sql; jwks: requests for the JWKS; auth: all other Better Auth
     // requests. Counted when they arrive, whatever their outcome.
     const stats = { sql: 0, jwks: 0, auth: 0 };
-    const handleSql = createSqlEndpoint({ backend, stats });
+    const handleSql = createSqlEndpoint({ backend, stats, connectionString });
     let handleAuth = null; // set once Better Auth knows its base URL (after listen)
+    let allowedHostValues = null; // set once the port is known (after listen)
 
     server = http.createServer((req, res) => {
       route(req, res).catch((err) => {
@@ -64,6 +145,14 @@ export async function startStack({
     });
 
     async function route(req, res) {
+      const hostHeader = req.headers.host?.toLowerCase();
+      if (!hostHeader || !allowedHostValues?.has(hostHeader)) {
+        req.resume();
+        const body = 'Forbidden: unexpected Host header. The local stack answers only to loopback names (127.0.0.1, localhost, [::1]) and its configured host.\n';
+        res.writeHead(403, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+        res.end(body);
+        return;
+      }
       const path = pathOf(req);
       if (path === '/sql') return handleSql(req, res);
       if (path === '/api/auth' || path.startsWith('/api/auth/')) {
@@ -92,8 +181,13 @@ export async function startStack({
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     });
 
-    const url = `http://${host.includes(':') ? `[${host}]` : host}:${server.address().port}`;
-    const auth = await createAuth({ baseURL: baseURL ?? url, backend, jwtAlg, secret });
+    allowedHostValues = allowedHostHeaders(host, server.address().port, allowedHosts);
+
+    // A wildcard address is no place to send requests to (and its Host is refused):
+    // this machine reaches the stack on loopback.
+    const reachable = { '0.0.0.0': '127.0.0.1', '::': '::1', '::0': '::1' }[host] ?? host;
+    const url = `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${server.address().port}`;
+    const auth = await createAuth({ baseURL: baseURL ?? url, backend, jwtAlg, secret, log });
     handleAuth = auth.handler;
 
     let closing = null;

@@ -6,10 +6,16 @@
 //   LOCAL_STACK_PORT   default 4444
 //   DATABASE_URL       a PostgreSQL server for the local stack; else PGlite in .local-data/
 //   AUTH_JWT_ALG       signing algorithm of the local Better Auth (EdDSA by default)
+//   BETTER_AUTH_SECRET Better Auth's secret; else a random one kept in .local-data/
+//
+// The stack listens on loopback only. The worker gets a connection string made up for
+// this run, and the stack's /sql accepts no other: something else on this machine
+// that finds the port still cannot use it without that value.
 //
 // Ctrl-C stops wrangler (and its workerd) first, then the stack.
 
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -77,22 +83,26 @@ async function main() {
   const databaseUrl = process.env.DATABASE_URL || undefined;
   mkdirSync(join(ROOT, '.local-data'), { recursive: true });
 
+  // The worker's connection string only has to look like Neon's: the local endpoint
+  // uses its own database. A real DATABASE_URL is never handed to wrangler here.
+  const workerConnectionString = `postgresql://dev:${randomBytes(24).toString('base64url')}@localhost/dev`;
   const stack = await startStack({
     host: HOST,
     port: stackPort,
     databaseUrl,
     dataDir: databaseUrl ? undefined : join(ROOT, '.local-data', 'pglite'),
     jwtAlg: process.env.AUTH_JWT_ALG || 'EdDSA',
+    secret: process.env.BETTER_AUTH_SECRET || undefined,
+    secretFile: join(ROOT, '.local-data', 'better-auth-secret'),
+    connectionString: workerConnectionString,
   });
 
-  // The worker's connection string only has to look like Neon's: the local endpoint
-  // uses its own database. A real DATABASE_URL is never handed to wrangler here.
   const vars = {
     AUTH_ISSUER: stack.issuer,
     AUTH_AUDIENCE: stack.audience,
     AUTH_JWKS_URL: stack.jwksUrl,
     NEON_SQL_ENDPOINT: stack.sqlUrl,
-    DATABASE_URL: 'postgresql://dev:dev@localhost/dev',
+    DATABASE_URL: workerConnectionString,
     CORS_ALLOWED_ORIGINS: process.env.CORS_ALLOWED_ORIGINS ?? 'http://localhost:3000',
   };
   const wranglerBin = createRequire(import.meta.url).resolve('wrangler/bin/wrangler.js');

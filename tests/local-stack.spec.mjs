@@ -3,10 +3,22 @@
 // Neon's SQL-over-HTTP protocol and issues Better Auth tokens the way production does.
 // Runs on PGlite by default, on PostgreSQL with TEST_BACKEND=postgres.
 
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { neon, neonConfig, NeonDbError } from '@neondatabase/serverless';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { symmetricDecrypt } from 'better-auth/crypto';
+import pg from 'pg';
+import { startStack } from '../local/stack.mjs';
+import { createOwnedScratchDatabase, ensureOwnerRole, OWNER_ROLE } from '../local/owner.mjs';
 import { backendName, catchError, readReply, signUpAndGetToken, sleep, startLocalStack } from './harness.mjs';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 // Credentials are ignored locally, but must never show up in any output.
 const SECRET_PASSWORD = 'neon-pw-should-never-be-logged';
@@ -397,6 +409,293 @@ describe(`Better Auth issuer (${backendName()})`, () => {
     } finally {
       await es.close();
     }
+  });
+});
+
+/** One request over node:http, which (unlike fetch) sends the Host header as given. */
+function rawGet(url, path, host) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: hostname.replace(/^\[|\]$/g, ''), port, path, method: path === '/sql' ? 'POST' : 'GET', headers: host === undefined ? {} : { Host: host } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'], body }));
+      },
+    );
+    req.on('error', reject);
+    req.end(path === '/sql' ? JSON.stringify({ query: 'SELECT 1', params: [] }) : undefined);
+  });
+}
+
+describe('local stack safety (SPEC §8)', () => {
+  it('refuses to listen on a non-loopback address without the explicit opt-in', async () => {
+    for (const host of ['0.0.0.0', '::', '192.0.2.10', 'example.com']) {
+      const err = await catchError(startStack({ host, port: 0 }));
+      expect(err.message).toMatch(/refusing to listen on/);
+      expect(err.message).toMatch(/LOCAL_STACK_UNSAFE_EXPOSE=1/);
+    }
+  });
+
+  it('`npm run stack` with LOCAL_STACK_HOST=0.0.0.0 exits with a clear message', async () => {
+    const run = await new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        [join(ROOT, 'local', 'main.mjs')],
+        { cwd: ROOT, env: { PATH: process.env.PATH, LOCAL_STACK_HOST: '0.0.0.0', LOCAL_STACK_PORT: '0' }, timeout: 30_000 },
+        (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }),
+      );
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/refusing to listen on "0\.0\.0\.0".*LOCAL_STACK_UNSAFE_EXPOSE=1/s);
+    expect(run.stdout).not.toMatch(/ready/);
+  });
+
+  it('with the opt-in listens on all interfaces, warns loudly, and still checks Host', async () => {
+    const warnings = [];
+    const exposed = await startStack({ host: '0.0.0.0', port: 0, unsafeExpose: true, allowedHosts: ['stack.internal'], warn: (line) => warnings.push(line) });
+    try {
+      expect(warnings.join('\n')).toMatch(/WARNING.*NON-LOOPBACK address \(0\.0\.0\.0\).*ANY SQL/s);
+      const { port } = new URL(exposed.url);
+      expect(exposed.url).toBe(`http://127.0.0.1:${port}`);
+      const local = exposed.url;
+      expect((await rawGet(local, '/local/stats', `127.0.0.1:${port}`)).status).toBe(200);
+      expect((await rawGet(local, '/local/stats', `stack.internal:${port}`)).status).toBe(200);
+      // The wildcard address is no name a legitimate client uses.
+      expect((await rawGet(local, '/local/stats', `0.0.0.0:${port}`)).status).toBe(403);
+      expect((await rawGet(local, '/local/stats', `elsewhere.example:${port}`)).status).toBe(403);
+    } finally {
+      await exposed.close();
+    }
+  });
+
+  it('refuses requests whose Host is neither a loopback name nor the configured host (DNS rebinding)', async () => {
+    const { port } = new URL(stack.url);
+    for (const path of ['/sql', '/api/auth/jwks', '/api/auth/token', '/local/stats']) {
+      for (const host of [`rebind.attacker.example:${port}`, 'rebind.attacker.example', `127.0.0.1:${Number(port) + 1}`, `127.0.0.1.attacker.example:${port}`]) {
+        const res = await rawGet(stack.url, path, host);
+        expect(res.status, `${path} with Host ${host}`).toBe(403);
+        expect(res.type).toMatch(/^text\/plain/);
+        expect(res.body).toMatch(/unexpected Host header/);
+      }
+    }
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LocalHost:${port}`, `[::1]:${port}`]) {
+      expect((await rawGet(stack.url, '/local/stats', host)).status, host).toBe(200);
+    }
+  });
+
+  it('with a connection string configured, /sql refuses any other one', async () => {
+    const expected = `postgresql://worker:${'r'.repeat(20)}@localhost/dev`;
+    const guarded = await startStack({ port: 0, migrate: false, connectionString: expected });
+    try {
+      const send = (conn) =>
+        fetch(guarded.sqlUrl, { method: 'POST', headers: { 'Neon-Connection-String': conn }, body: JSON.stringify({ query: 'SELECT 1 AS one', params: [] }) });
+      const wrong = await send(`postgresql://worker:${'x'.repeat(20)}@localhost/dev`);
+      expect(wrong.status).toBe(400);
+      const body = await wrong.json();
+      expect(body).toMatchObject({ code: '28P01', message: expect.stringMatching(/does not match/) });
+      expect(JSON.stringify(body)).not.toContain('r'.repeat(20));
+      const right = await send(expected);
+      expect(right.status).toBe(200);
+      expect((await right.json()).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await guarded.close();
+    }
+  });
+});
+
+// The database a stack with a persistent store uses: a PGlite folder, or a scratch
+// database on the server (dropped at the end).
+async function persistentStore() {
+  if (backendName() === 'pglite') {
+    const dir = mkdtempSync(join(tmpdir(), 'stack-store-'));
+    return { options: { dataDir: join(dir, 'pglite') }, dir, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const scratch = await createOwnedScratchDatabase(process.env.TEST_DATABASE_URL);
+  const dir = mkdtempSync(join(tmpdir(), 'stack-store-'));
+  return {
+    options: { databaseUrl: scratch.databaseUrl, adminDatabaseUrl: scratch.adminUrl },
+    dir,
+    drop: async () => {
+      rmSync(dir, { recursive: true, force: true });
+      await scratch.drop();
+    },
+  };
+}
+
+/** The stored signing keys, read as the superuser. */
+async function storedKeys(s) {
+  const admin = await s.backend.admin();
+  try {
+    return (await admin.query('SELECT id, "privateKey" FROM jwks ORDER BY "createdAt"', [])).rows.map(([id, privateKey]) => ({ id, privateKey }));
+  } finally {
+    admin.release();
+  }
+}
+
+describe(`Better Auth secret (${backendName()})`, () => {
+  it('is not the old public constant: stored signing keys do not decrypt with it', async () => {
+    await fetch(stack.jwksUrl); // makes sure a key exists
+    const keys = await storedKeys(stack);
+    expect(keys.length).toBeGreaterThan(0);
+    const oldConstant = 'local-dev-only-better-auth-secret--never-use-in-production';
+    for (const key of keys) {
+      await expect(symmetricDecrypt({ key: oldConstant, data: JSON.parse(key.privateKey) })).rejects.toThrow();
+    }
+  });
+
+  it('is generated once into the secret file (mode 0600) and reused: the signing key survives a restart', async () => {
+    const store = await persistentStore();
+    const secretFile = join(store.dir, 'better-auth-secret');
+    try {
+      const logs = [];
+      const first = await startStack({ port: 0, ...store.options, secretFile, log: (line) => logs.push(line) });
+      const { token } = await signUpAndGetToken(first);
+      const kid = decodeProtectedHeader(token).kid;
+      await first.close();
+      expect(logs.join('\n')).toMatch(/created a random Better Auth secret/);
+      const secret = readFileSync(secretFile, 'utf8').trim();
+      expect(secret.length).toBeGreaterThanOrEqual(32);
+      expect(statSync(secretFile).mode & 0o777).toBe(0o600);
+
+      const again = [];
+      const second = await startStack({ port: 0, ...store.options, secretFile, log: (line) => again.push(line) });
+      try {
+        const next = await signUpAndGetToken(second);
+        expect(decodeProtectedHeader(next.token).kid).toBe(kid);
+        expect(again.join('\n')).not.toMatch(/created|replaced/);
+        expect(readFileSync(secretFile, 'utf8').trim()).toBe(secret);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await store.drop();
+    }
+  });
+
+  it('refuses a secret file whose secret is too short to be safe', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stack-secret-'));
+    try {
+      const secretFile = join(dir, 'better-auth-secret');
+      writeFileSync(secretFile, 'short\n');
+      const err = await catchError(startStack({ port: 0, secretFile }));
+      expect(err.message).toMatch(/shorter than 32 characters; delete it/);
+      expect(err.message).not.toContain('short\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('replaces signing keys a reused database holds under another secret, and says so', async () => {
+    const store = await persistentStore();
+    try {
+      const first = await startStack({ port: 0, ...store.options, secret: 'first-secret-'.padEnd(40, 'a') });
+      const { token: oldToken } = await signUpAndGetToken(first);
+      const oldKid = decodeProtectedHeader(oldToken).kid;
+      await first.close();
+
+      const logs = [];
+      const second = await startStack({ port: 0, ...store.options, secret: 'second-secret-'.padEnd(40, 'b'), log: (line) => logs.push(line) });
+      try {
+        expect(logs.join('\n')).toMatch(/replaced 1 Better Auth signing key\(s\) that were encrypted with another secret/);
+        const keys = await storedKeys(second);
+        expect(keys.map((k) => k.id)).not.toContain(oldKid);
+        expect(keys).toHaveLength(1);
+        // Without the replacement, this token request fails: "Failed to decrypt private key".
+        const { token, userId } = await signUpAndGetToken(second);
+        const jwks = await (await fetch(second.jwksUrl)).json();
+        const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), { issuer: second.issuer, audience: second.audience });
+        expect(payload.sub).toBe(userId);
+        expect(jwks.keys.map((k) => k.kid)).not.toContain(oldKid);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await store.drop();
+    }
+  });
+});
+
+describe(`the app runs as the non-superuser database owner (${backendName()})`, () => {
+  it('/sql runs as the owner role, which is no superuser and lacks BYPASSRLS', async () => {
+    const [who] = await sql`SELECT current_user, session_user`;
+    expect(who).toEqual({ current_user: OWNER_ROLE, session_user: OWNER_ROLE });
+    const [role] = await sql`SELECT rolsuper, rolbypassrls, rolcreaterole, rolcanlogin FROM pg_roles WHERE rolname = current_user`;
+    expect(role).toEqual({ rolsuper: false, rolbypassrls: false, rolcreaterole: true, rolcanlogin: true });
+    const [db] = await sql`SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = current_database()`;
+    expect(db.owner).toBe(OWNER_ROLE);
+  });
+
+  it('owns what the migrations and Better Auth created', async () => {
+    const rows = await sql`SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`;
+    const owners = Object.fromEntries(rows.map((r) => [r.tablename, r.tableowner]));
+    for (const table of ['tasks', 'schema_migrations', 'user', 'session', 'account', 'jwks']) {
+      expect(owners[table], table).toBe(OWNER_ROLE);
+    }
+  });
+
+  it('is refused what only a superuser may do, and may create roles (CREATEROLE)', async () => {
+    const superRole = await catchError(sql`CREATE ROLE taskapi_should_not_exist SUPERUSER`);
+    expect(superRole.code).toBe('42501');
+    const bypass = await catchError(sql`ALTER ROLE taskapi_owner BYPASSRLS`);
+    expect(bypass.code).toBe('42501');
+    // Roles are cluster-wide on a server: create one only inside a rolled-back transaction.
+    const conn = await stack.backend.connect();
+    try {
+      await conn.query('BEGIN', []);
+      await conn.query('CREATE ROLE taskapi_probe_role NOLOGIN', []);
+      await conn.query('ROLLBACK', []);
+    } finally {
+      conn.release();
+    }
+  });
+
+  it('a session user switched by one request does not carry over to the next', async () => {
+    // On PGlite the session is authenticated as a superuser, so SQL may switch back;
+    // the next request must run as the owner again.
+    const escape = backendName() === 'pglite' ? 'SET SESSION AUTHORIZATION postgres' : 'SET ROLE postgres';
+    await sql.query(escape).catch(() => {});
+    const [who] = await sql`SELECT current_user, session_user`;
+    expect(who).toEqual({ current_user: OWNER_ROLE, session_user: OWNER_ROLE });
+  });
+
+  it.runIf(backendName() === 'postgres')('the role is created race-free when stacks start at once, and repaired if changed', async () => {
+    // A throwaway role of the same kind: dropping the shared one would break stacks
+    // of suites running in parallel.
+    const role = `taskapi_race_${Date.now().toString(36)}`;
+    const clients = [];
+    try {
+      for (let i = 0; i < 8; i += 1) {
+        const client = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+        await client.connect();
+        clients.push(client);
+      }
+      const outcomes = await Promise.allSettled(clients.map((c) => ensureOwnerRole((text) => c.query(text), role)));
+      expect(outcomes.filter((o) => o.status === 'rejected').map((o) => o.reason.message)).toEqual([]);
+      await clients[0].query(`ALTER ROLE ${role} SUPERUSER BYPASSRLS`);
+      await ensureOwnerRole((text) => clients[0].query(text), role);
+      const { rows } = await clients[0].query('SELECT rolsuper, rolbypassrls, rolcreaterole, rolcanlogin FROM pg_roles WHERE rolname = $1', [role]);
+      expect(rows).toEqual([{ rolsuper: false, rolbypassrls: false, rolcreaterole: true, rolcanlogin: true }]);
+    } finally {
+      await clients[0]?.query(`DROP ROLE IF EXISTS ${role}`);
+      await Promise.all(clients.map((c) => c.end()));
+    }
+  });
+
+  it('backend.admin() is a superuser session for direct assertions', async () => {
+    const admin = await stack.backend.admin();
+    try {
+      const { rows } = await admin.query('SELECT rolsuper FROM pg_roles WHERE rolname = current_user', []);
+      expect(rows).toEqual([['t']]);
+    } finally {
+      admin.release();
+    }
+    const [who] = await sql`SELECT current_user`;
+    expect(who.current_user).toBe(OWNER_ROLE);
   });
 });
 

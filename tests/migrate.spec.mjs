@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { neon, neonConfig, NeonDbError } from '@neondatabase/serverless';
 import { applyMigrations, loadMigrations, splitSqlStatements } from '../local/migrations.mjs';
 import { httpBatchExecutor, sqlEndpointFor } from '../local/neon-http.mjs';
+import { OWNER_ROLE } from '../local/owner.mjs';
 import { backendName, catchError, startLocalStack } from './harness.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -122,6 +123,12 @@ describe(`npm run migrate against the local endpoint (${backendName()})`, () => 
     }
     const recorded = await sql`SELECT version, name FROM schema_migrations ORDER BY version`;
     expect(recorded[0]).toEqual({ version: '0001', name: 'create_tasks' });
+
+    // Applied as Neon would: by the database owner, which is no superuser.
+    const [owner] = await sql`
+      SELECT t.tableowner, r.rolsuper, r.rolbypassrls FROM pg_tables t JOIN pg_roles r ON r.rolname = t.tableowner
+      WHERE t.schemaname = 'public' AND t.tablename = 'tasks'`;
+    expect(owner).toEqual({ tableowner: OWNER_ROLE, rolsuper: false, rolbypassrls: false });
   });
 
   it('creates tasks with the expected columns, defaults and indexes', async () => {

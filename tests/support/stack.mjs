@@ -9,7 +9,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { neon, neonConfig } from '@neondatabase/serverless';
 import { startStack } from '../../local/stack.mjs';
-import { createScratchDatabase } from './database.mjs';
+import { createOwnedScratchDatabase } from '../../local/owner.mjs';
 
 export function backendName() {
   const name = process.env.TEST_BACKEND || 'pglite';
@@ -31,21 +31,25 @@ export async function startLocalStack(opts = {}) {
 
   const serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) throw new Error('TEST_BACKEND=postgres needs TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)');
-  const db = await createScratchDatabase(serverUrl);
+  // Owned by the non-superuser owner role, which the stack connects as, as the app
+  // does on Neon (see local/owner.mjs); the superuser URL only serves backend.admin().
+  const scratch = await createOwnedScratchDatabase(serverUrl);
 
   let stack;
   try {
-    stack = await startStack({ ...opts, host: '127.0.0.1', port: 0, databaseUrl: db.url, dataDir: undefined });
+    stack = await startStack({
+      ...opts, host: '127.0.0.1', port: 0, databaseUrl: scratch.databaseUrl, adminDatabaseUrl: scratch.adminUrl, dataDir: undefined,
+    });
   } catch (err) {
-    await db.drop();
+    await scratch.drop();
     throw err;
   }
   const closeStack = stack.close;
   let closing = null;
   return Object.assign(stack, {
-    databaseName: db.name,
+    databaseName: scratch.name,
     close() {
-      closing ??= closeStack().finally(() => db.drop());
+      closing ??= closeStack().finally(() => scratch.drop());
       return closing;
     },
   });
