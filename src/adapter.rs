@@ -163,7 +163,7 @@ async fn protected(
         body: &body,
     };
     let trip = plan(&user, &request)?;
-    let outcome = state.db.query(&trip.statement, trip.access).await;
+    let outcome = state.db.run(&user, &trip.statement, trip.access).await;
     finish(trip.then, outcome)
 }
 

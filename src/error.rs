@@ -203,6 +203,11 @@ impl From<DbError> for ApiError {
                 retry_after: DB_RETRY_AFTER_SECONDS,
                 reason,
             },
+            // Never a 4xx: the client did nothing wrong.
+            DbError::Setup(reason) => ApiError::Misconfigured {
+                variable: "DATABASE_URL",
+                reason,
+            },
             DbError::Sql { code, .. } if DbError::is_transient_sql(&code) => {
                 ApiError::Unavailable {
                     retry_after: DB_RETRY_AFTER_SECONDS,
@@ -285,6 +290,10 @@ mod tests {
             503
         );
         assert_eq!(ApiError::from(sql("40001", None)).status(), 503);
+        let setup = ApiError::from(DbError::Setup("run `npm run migrate`".into()));
+        assert_eq!(setup.status(), 500);
+        assert!(setup.log_reason().unwrap().contains("npm run migrate"));
+        assert_eq!(setup.problem()["detail"], "The server is misconfigured.");
         assert_eq!(ApiError::from(sql("22P02", None)).status(), 422);
         assert_eq!(ApiError::from(sql("22001", None)).status(), 422);
         // Not every data exception is the client's: e.g. 22023 (invalid parameter

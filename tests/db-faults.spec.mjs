@@ -100,6 +100,10 @@ async function snapshot() {
   return { rows: await db.rows(user.userId), total: await db.count() };
 }
 
+/** A batch reply (the worker sends the row-level-security prefix, then its statement)
+ *  whose data result is `result`. */
+const inBatch = (result) => ({ results: [{ command: 'SELECT', rowCount: 1, fields: [], rows: [] }, result] });
+
 const FAULTS = [
   ['HTTP 500 with a JSON body', { status: 500, body: { message: 'boom', code: 'XX000' } }],
   ['HTTP 502 with an HTML page', { status: 502, body: '<html><body>Bad Gateway</body></html>', headers: { 'content-type': 'text/html' } }],
@@ -109,19 +113,20 @@ const FAULTS = [
   ['HTTP 200 with an HTML page', { status: 200, body: '<!doctype html><html><body>Welcome to nginx!</body></html>', headers: { 'content-type': 'text/html' } }],
   ['HTTP 200 with JSON of the wrong shape', { status: 200, body: { rows: 'nope', boom: true } }],
   ['HTTP 200 with a JSON array', { status: 200, body: [1, 2, 3] }],
-  ['HTTP 200 with rows wider than the fields', { status: 200, body: { fields: [], rows: [[1, 2]], command: 'SELECT', rowCount: 1 } }],
+  ['HTTP 200 with rows wider than the fields', { status: 200, body: inBatch({ fields: [], rows: [[1, 2]], command: 'SELECT', rowCount: 1 }) }],
+  ['HTTP 200 with a batch of the wrong length', { status: 200, body: { results: [{ fields: [], rows: [], command: 'SELECT', rowCount: 0 }] } }],
   [
     'HTTP 200 with cells that do not decode',
     {
       status: 200,
-      body: {
+      body: inBatch({
         command: 'SELECT',
         rowCount: 1,
         fields: [
           ['id', 20], ['user_id', 25], ['title', 25], ['description', 25], ['completed', 16], ['created_at', 1184], ['updated_at', 1184],
         ].map(([name, dataTypeID]) => ({ name, dataTypeID })),
         rows: [['not-a-number', 'u', 't', null, 'maybe', 'yesterday', 'today']],
-      },
+      }),
     },
   ],
   ['HTTP 400 with a body that is not JSON', { status: 400, body: 'Bad Request' }],
@@ -152,7 +157,7 @@ describe(`faults of the SQL endpoint (${backendName()})`, () => {
   });
 
   it('a successful insert that returns no row is a 503, not a 201', async () => {
-    double.respond = () => ({ status: 200, body: { command: 'INSERT', rowCount: 0, fields: [], rows: [] } });
+    double.respond = () => ({ status: 200, body: inBatch({ command: 'INSERT', rowCount: 0, fields: [], rows: [] }) });
     const res = await call('POST', '/api/tasks', { title: 'vanishing' });
     double.respond = FORWARD;
     expectFailedClosed(res, 'empty INSERT result');
@@ -194,7 +199,7 @@ describe(`faults of the SQL endpoint (${backendName()})`, () => {
     const beforeHits = double.hits;
     // SELECTs and INSERTs run, but their answers come after 8 s; UPDATEs never get one.
     double.respond = (request) => {
-      const sql = request.json?.query ?? '';
+      const sql = request.json?.queries?.at(-1)?.query ?? '';
       if (sql.startsWith('UPDATE')) return 'hang';
       return { forward: true, delayMs: 8000 };
     };
@@ -210,7 +215,7 @@ describe(`faults of the SQL endpoint (${backendName()})`, () => {
       timed('PUT', `/api/tasks/${seed.id}`, { title: 'slow put', description: 'changed', completed: true }),
     ]);
     double.respond = FORWARD;
-    const sent = double.requests.slice(beforeHits).map((r) => r.json.query.split(' ')[0]);
+    const sent = double.requests.slice(beforeHits).map((r) => r.json.queries.at(-1).query.split(' ')[0]);
     for (const { what, res, elapsed } of results) {
       expectFailedClosed(res, `${what} against a slow endpoint`);
       expect(elapsed, `${what} took ${elapsed} ms`).toBeGreaterThanOrEqual(4500);

@@ -311,7 +311,7 @@ describe('A is unaffected', () => {
 });
 
 describe('statement audit at runtime (what the worker sent to the SQL endpoint)', () => {
-  it('every statement is one user-scoped query, binding the caller as $1 and nothing spliced', async () => {
+  it('every request is one batch: the row-level-security prefix, then one user-scoped statement binding the caller as $1, nothing spliced', async () => {
     const sent = relay.requests;
     expect(sent.length).toBeGreaterThan(50);
     const users = new Set([A.userId, B.userId]);
@@ -321,10 +321,18 @@ describe('statement audit at runtime (what the worker sent to the SQL endpoint)'
       expect(request.headers['neon-connection-string']).toMatch(/^postgres(ql)?:\/\//);
       expect(request.headers['neon-raw-text-output']).toBe('true');
       expect(request.headers['neon-array-mode']).toBe('true');
-      // One statement per request: no batch was needed by any operation.
-      expect(Object.keys(request.json).sort()).toEqual(['params', 'query']);
-      const sql = request.json.query.replace(/\s+/g, ' ').trim();
-      const params = request.json.params;
+      // One batch transaction per request: the prefix that sets the user and the
+      // restricted role for this transaction only, then the data statement, last.
+      expect(Object.keys(request.json)).toEqual(['queries']);
+      expect(request.headers['neon-batch-isolation-level']).toBe('ReadCommitted');
+      expect(['true', 'false']).toContain(request.headers['neon-batch-read-only']);
+      const [prefix, data, ...rest] = request.json.queries;
+      expect(rest).toEqual([]);
+      expect(prefix.query).toBe("SELECT set_config('app.user_id', $1, true), set_config('role', 'task_api_user', true)");
+      expect(prefix.params).toEqual([data.params[0]]);
+      const sql = data.query.replace(/\s+/g, ' ').trim();
+      const params = data.params;
+      expect(request.headers['neon-batch-read-only']).toBe(/^SELECT/.test(sql) ? 'true' : 'false');
       expect(params.every((p) => p === null || typeof p === 'string')).toBe(true);
       expect(users.has(params[0]), `${sql} bound ${params[0]}`).toBe(true);
       expect(sql).toMatch(/\btasks\b/);
@@ -359,7 +367,9 @@ describe('statement audit at runtime (what the worker sent to the SQL endpoint)'
     await asB('GET', '/api/tasks?q=secret');
     const sent = relay.requests.slice(from);
     expect(sent).toHaveLength(taskOps(0).length + 1);
-    for (const request of sent) expect(request.json.params[0]).toBe(B.userId);
+    for (const request of sent) {
+      for (const statement of request.json.queries) expect(statement.params[0]).toBe(B.userId);
+    }
     await expectUnchanged();
   });
 });

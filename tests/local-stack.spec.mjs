@@ -168,7 +168,14 @@ describe(`SQL over HTTP through the Neon driver (${backendName()})`, () => {
     expect(missing.severity).toBe('ERROR');
     expect(missing.position).toBe('15');
 
-    const check = await catchError(sql`INSERT INTO tasks (user_id, title) VALUES ('u1', ${'x'.repeat(201)})`);
+    // As the worker sends it: row-level security admits the row only for the user the
+    // batch's first statement sets, so the check constraint is what refuses it.
+    const check = await catchError(
+      sql.transaction([
+        sql`SELECT set_config('app.user_id', 'u1', true), set_config('role', 'task_api_user', true)`,
+        sql`INSERT INTO tasks (user_id, title) VALUES ('u1', ${'x'.repeat(201)})`,
+      ]),
+    );
     expect(check).toBeInstanceOf(NeonDbError);
     expect(check.code).toBe('23514');
     expect(check.constraint).toBe('tasks_title_length');

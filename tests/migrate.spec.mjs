@@ -131,6 +131,11 @@ describe(`npm run migrate against the local endpoint (${backendName()})`, () => 
     expect(owner).toEqual({ tableowner: OWNER_ROLE, rolsuper: false, rolbypassrls: false });
   });
 
+  /** Runs `query` as the worker does: as the restricted role, for `userId` (row-level
+   *  security admits nothing else). Returns the query's rows. */
+  const asUser = async (userId, query) =>
+    (await sql.transaction([sql`SELECT set_config('app.user_id', ${userId}, true), set_config('role', 'task_api_user', true)`, query]))[1];
+
   it('creates tasks with the expected columns, defaults and indexes', async () => {
     const columns = await sql`
       SELECT column_name, data_type, is_nullable, is_identity, identity_generation
@@ -158,30 +163,31 @@ describe(`npm run migrate against the local endpoint (${backendName()})`, () => 
       ]),
     );
 
-    const [task] = await sql`INSERT INTO tasks (user_id, title) VALUES ('user-1', 'Buy milk') RETURNING *`;
+    const [task] = await asUser('user-1', sql`INSERT INTO tasks (user_id, title) VALUES ('user-1', 'Buy milk') RETURNING *`);
     expect(task).toMatchObject({ user_id: 'user-1', title: 'Buy milk', description: null, completed: false });
     expect(task.created_at).toBeInstanceOf(Date);
     expect(task.updated_at).toEqual(task.created_at);
   });
 
   it('enforces the length rules with named constraints', async () => {
+    const long = 'u'.repeat(256);
     const cases = [
-      [sql`INSERT INTO tasks (user_id, title) VALUES ('u', ${'t'.repeat(201)})`, 'tasks_title_length'],
-      [sql`INSERT INTO tasks (user_id, title) VALUES ('u', '')`, 'tasks_title_length'],
-      [sql`INSERT INTO tasks (user_id, title, description) VALUES ('u', 't', ${'d'.repeat(1001)})`, 'tasks_description_length'],
-      [sql`INSERT INTO tasks (user_id, title) VALUES ('', 't')`, 'tasks_user_id_length'],
-      [sql`INSERT INTO tasks (user_id, title) VALUES (${'u'.repeat(256)}, 't')`, 'tasks_user_id_length'],
+      ['u', sql`INSERT INTO tasks (user_id, title) VALUES ('u', ${'t'.repeat(201)})`, 'tasks_title_length'],
+      ['u', sql`INSERT INTO tasks (user_id, title) VALUES ('u', '')`, 'tasks_title_length'],
+      ['u', sql`INSERT INTO tasks (user_id, title, description) VALUES ('u', 't', ${'d'.repeat(1001)})`, 'tasks_description_length'],
+      ['', sql`INSERT INTO tasks (user_id, title) VALUES ('', 't')`, 'tasks_user_id_length'],
+      [long, sql`INSERT INTO tasks (user_id, title) VALUES (${long}, 't')`, 'tasks_user_id_length'],
     ];
-    for (const [query, constraint] of cases) {
-      const err = await catchError(query);
+    for (const [userId, query, constraint] of cases) {
+      const err = await catchError(asUser(userId, query));
       expect(err).toBeInstanceOf(NeonDbError);
       expect(err.code).toBe('23514');
       expect(err.constraint).toBe(constraint);
     }
     // The limits are inclusive and count characters, not bytes.
-    await sql`INSERT INTO tasks (user_id, title, description) VALUES ('u', ${'é'.repeat(200)}, ${'🌍'.repeat(1000)})`;
+    await asUser('u', sql`INSERT INTO tasks (user_id, title, description) VALUES ('u', ${'é'.repeat(200)}, ${'🌍'.repeat(1000)})`);
 
-    const idErr = await catchError(sql`INSERT INTO tasks (id, user_id, title) VALUES (99, 'u', 't')`);
+    const idErr = await catchError(asUser('u', sql`INSERT INTO tasks (id, user_id, title) VALUES (99, 'u', 't')`));
     expect(idErr.code).toBe('428C9'); // GENERATED ALWAYS: ids are never supplied by clients
   });
 

@@ -1,17 +1,19 @@
-//! `NeonClient`: the transport to Neon's SQL-over-HTTP endpoint (SPEC §7), on reqwest.
+//! `NeonClient`: the transport to Neon's SQL-over-HTTP endpoint, on reqwest.
 //!
-//! One API request makes at most one call here, and every call has a deadline, so a
-//! slow database turns into a prompt 503 instead of a hung request.
+//! One API request makes at most one call here (`run`), and every call is one batch
+//! transaction: the row-level-security prefix, then the request's statement. Every
+//! attempt has a deadline, so a slow database turns into a prompt 503 instead of a
+//! hung request.
 
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use url::Url;
 
-use super::protocol::{
-    batch_body, parse_batch, parse_error, parse_single, Access, DbError, QueryResult, Statement,
-};
+use super::protocol::{batch_body, parse_batch, parse_error, Access, DbError, QueryResult};
+use super::{rls, Statement};
 use crate::adapter::with_deadline;
+use crate::auth::UserScope;
 use crate::config::DatabaseConfig;
 
 /// Deadline of one HTTP attempt, connection to last body byte.
@@ -20,14 +22,11 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct NeonClient {
     http: reqwest::Client,
     endpoint: Url,
-    /// Prebuilt once: it holds the connection string, which must never be logged, and
-    /// building it per request would re-validate the same bytes every time.
-    headers: HeaderMap,
-}
-
-enum Body<'a> {
-    Single(&'a Statement),
-    Batch(&'a [Statement]),
+    /// Prebuilt once per access kind: they hold the connection string, which must
+    /// never be logged, and building them per request would re-validate the same
+    /// bytes every time.
+    read_headers: HeaderMap,
+    write_headers: HeaderMap,
 }
 
 impl NeonClient {
@@ -40,38 +39,45 @@ impl NeonClient {
         headers.insert("neon-raw-text-output", HeaderValue::from_static("true"));
         headers.insert("neon-array-mode", HeaderValue::from_static("true"));
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            "neon-batch-isolation-level",
+            HeaderValue::from_static("ReadCommitted"),
+        );
+        let with_read_only = |value| {
+            let mut h = headers.clone();
+            h.insert("neon-batch-read-only", HeaderValue::from_static(value));
+            h
+        };
         Ok(Self {
             http: reqwest::Client::new(),
             endpoint: config.sql_endpoint.clone(),
-            headers,
+            read_headers: with_read_only("true"),
+            write_headers: with_read_only("false"),
         })
     }
 
-    /// Runs one statement.
-    pub async fn query(
+    /// Runs `statement` for `user` as one transaction, behind the row-level-security
+    /// prefix (`rls::batch`), in one round trip; returns the statement's result.
+    pub async fn run(
         &self,
+        user: &UserScope,
         statement: &Statement,
         access: Access,
     ) -> Result<QueryResult, DbError> {
-        let body = self.send(Body::Single(statement), access).await?;
-        parse_single(&body)
-    }
-
-    /// Runs statements as one transaction in one round trip; nothing of it persists if
-    /// any statement fails.
-    pub async fn transaction(
-        &self,
-        statements: &[Statement],
-        access: Access,
-    ) -> Result<Vec<QueryResult>, DbError> {
-        let body = self.send(Body::Batch(statements), access).await?;
-        parse_batch(&body, statements.len())
+        let batch = rls::batch(user, statement);
+        let body = serde_json::to_vec(&batch_body(&batch))
+            .map_err(|e| DbError::Unavailable(format!("request not encodable: {e}")))?;
+        let reply = self.send(body, access).await.map_err(rls::classify)?;
+        let mut results = parse_batch(&reply, batch.len())?;
+        results
+            .pop()
+            .ok_or_else(|| DbError::Unavailable("empty batch result".into()))
     }
 
     /// Reads are retried once after a quick, transient failure. A timeout is not
     /// retried (the endpoint is slow, not flaky, and a second wait would double the
     /// worst case), and writes never are: a lost reply may mean the write committed.
-    async fn send(&self, body: Body<'_>, access: Access) -> Result<Vec<u8>, DbError> {
+    async fn send(&self, body: Vec<u8>, access: Access) -> Result<Vec<u8>, DbError> {
         let first = self.attempt(&body, access).await;
         match first {
             Err(Failure::Transient(_)) if access == Access::Read => self
@@ -82,11 +88,7 @@ impl NeonClient {
         }
     }
 
-    /// The deadline is ours rather than reqwest's `timeout()`: in workerd reqwest
-    /// cannot tell its own deadline from other aborts, and a timeout must be known
-    /// as one (it is not retried: the endpoint is slow, not flaky). Dropping the
-    /// losing request future aborts its fetch.
-    async fn attempt(&self, body: &Body<'_>, access: Access) -> Result<Vec<u8>, Failure> {
+    async fn attempt(&self, body: &[u8], access: Access) -> Result<Vec<u8>, Failure> {
         with_deadline(self.attempt_once(body, access), ATTEMPT_TIMEOUT)
             .await
             .unwrap_or_else(|| {
@@ -96,26 +98,19 @@ impl NeonClient {
             })
     }
 
-    async fn attempt_once(&self, body: &Body<'_>, access: Access) -> Result<Vec<u8>, Failure> {
-        let mut request = self
+    async fn attempt_once(&self, body: &[u8], access: Access) -> Result<Vec<u8>, Failure> {
+        let headers = match access {
+            Access::Read => &self.read_headers,
+            Access::Write => &self.write_headers,
+        };
+        let response = self
             .http
             .post(self.endpoint.clone())
-            .headers(self.headers.clone());
-        request = match body {
-            Body::Single(statement) => request.json(&super::protocol::single_body(statement)),
-            Body::Batch(statements) => request
-                .header("neon-batch-isolation-level", "ReadCommitted")
-                .header(
-                    "neon-batch-read-only",
-                    if access == Access::Read {
-                        "true"
-                    } else {
-                        "false"
-                    },
-                )
-                .json(&batch_body(statements)),
-        };
-        let response = request.send().await.map_err(Failure::from_reqwest)?;
+            .headers(headers.clone())
+            .body(body.to_vec())
+            .send()
+            .await
+            .map_err(Failure::from_reqwest)?;
         let status = response.status().as_u16();
         let bytes = response.bytes().await.map_err(Failure::from_reqwest)?;
         if status == 200 {
@@ -124,7 +119,7 @@ impl NeonClient {
         let err = parse_error(status, &bytes);
         let transient = match &err {
             DbError::Sql { code, .. } => DbError::is_transient_sql(code),
-            DbError::Unavailable(_) => status >= 500,
+            DbError::Unavailable(_) | DbError::Setup(_) => status >= 500,
         };
         Err(if transient {
             Failure::Transient(err)

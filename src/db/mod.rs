@@ -1,9 +1,11 @@
 //! The data layer: Neon's SQL-over-HTTP wire format (`protocol`, pure and natively
-//! tested) and its transport (`client`, wasm only). The statements themselves live
-//! with the resource they serve (`crate::tasks::sql`); `audit` (tests only) checks
-//! every SQL text in the crate for the user predicate.
+//! tested), row-level security's per-transaction prefix (`rls`), and the transport
+//! (`client`, wasm only), which sends every statement inside that prefix's batch. The
+//! statements themselves live with the resource they serve (`crate::tasks::sql`);
+//! `audit` (tests only) checks every SQL text in the crate for the user predicate.
 
 pub mod protocol;
+pub mod rls;
 
 #[cfg(test)]
 pub mod audit;

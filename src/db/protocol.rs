@@ -72,6 +72,9 @@ pub enum DbError {
     /// The database could not answer: network error, deadline passed, 5xx, or a reply
     /// that is not the protocol. The message is for the log and holds no secret.
     Unavailable(String),
+    /// The database is not set up for this worker (the row-level-security prefix
+    /// failed: its role is missing or not granted). The message says what to run.
+    Setup(String),
 }
 
 impl DbError {

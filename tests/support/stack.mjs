@@ -7,7 +7,6 @@
 // gets a fresh scratch database of its own, dropped on close.
 
 import { randomBytes, randomUUID } from 'node:crypto';
-import { neon, neonConfig } from '@neondatabase/serverless';
 import { startStack } from '../../local/stack.mjs';
 import { createOwnedScratchDatabase } from '../../local/owner.mjs';
 
@@ -89,42 +88,49 @@ export async function signUpAndGetToken(stack, { email, name = 'Test User', pass
   return { token, userId: user.id, email, cookie };
 }
 
-// The Neon driver finds its endpoint through the global neonConfig.fetchEndpoint; each
-// reader gets a host name of its own that this map resolves to its stack.
-const readerEndpoints = new Map();
-let readerCount = 0;
+
+/** Decodes a raw-text cell the way the assertions compare it: booleans and integers
+ *  as JS values, everything else (ids, timestamps) as Postgres printed it. */
+function decodeCell(value, dataTypeID) {
+  if (value === null) return null;
+  if (dataTypeID === 16) return value === 't';
+  if (dataTypeID === 21 || dataTypeID === 23) return Number(value);
+  return value;
+}
 
 /**
- * Reads the stack's `tasks` table directly (not through the worker), with the real
- * Neon driver pointed at the stack's SQL endpoint. Timestamps and ids come back as
- * Postgres' own text, so rows compare exactly (microseconds included). These reads
- * are requests to the SQL endpoint too: keep them out of `sqlDelta` measurements.
+ * Reads and changes the stack's database directly (not through the worker) as a
+ * superuser, so row-level security never hides a row from an assertion and these
+ * calls are not requests to the SQL endpoint (they stay out of `sqlDelta`). Ids and
+ * timestamps come back as Postgres' own text, so rows compare exactly (microseconds
+ * included).
  */
 export function taskDb(stack) {
-  const host = `reader-${(readerCount += 1)}.local.test`;
-  readerEndpoints.set(host, stack.sqlUrl);
-  neonConfig.fetchEndpoint = (h) => {
-    const url = readerEndpoints.get(h);
-    if (!url) throw new Error(`no local SQL endpoint registered for ${h}`);
-    return url;
-  };
-  const sql = neon(`postgresql://reader:unused@${host}/tasks`);
+  async function query(text, params = []) {
+    const session = await stack.backend.admin();
+    try {
+      const { fields, rows } = await session.query(text, params);
+      return rows.map((row) => Object.fromEntries(fields.map((f, i) => [f.name, decodeCell(row[i], f.dataTypeID)])));
+    } finally {
+      session.release();
+    }
+  }
   const columns =
     'id::text AS id, user_id, title, description, completed, created_at::text AS created_at, updated_at::text AS updated_at';
   return {
-    query: (text, params = []) => sql.query(text, params),
+    query,
     /** Every row of `userId` (or of everyone), by id. */
     rows: (userId) =>
       userId === undefined
-        ? sql.query(`SELECT ${columns} FROM tasks ORDER BY id`)
-        : sql.query(`SELECT ${columns} FROM tasks WHERE user_id = $1 ORDER BY id`, [userId]),
+        ? query(`SELECT ${columns} FROM tasks ORDER BY id`)
+        : query(`SELECT ${columns} FROM tasks WHERE user_id = $1 ORDER BY id`, [userId]),
     /** The row with this id, or null. */
-    row: async (id) => (await sql.query(`SELECT ${columns} FROM tasks WHERE id = $1::bigint`, [String(id)]))[0] ?? null,
+    row: async (id) => (await query(`SELECT ${columns} FROM tasks WHERE id = $1::bigint`, [String(id)]))[0] ?? null,
     count: async (userId) => {
       const [row] =
         userId === undefined
-          ? await sql.query('SELECT count(*)::int AS n FROM tasks')
-          : await sql.query('SELECT count(*)::int AS n FROM tasks WHERE user_id = $1', [userId]);
+          ? await query('SELECT count(*)::int AS n FROM tasks')
+          : await query('SELECT count(*)::int AS n FROM tasks WHERE user_id = $1', [userId]);
       return row.n;
     },
   };
