@@ -7,7 +7,7 @@ source scripts/env.sh
 
 # Skip the (slow) wasm build when nothing it depends on changed since the last one.
 if [ -z "${FORCE_BUILD:-}" ] && [ -f build/index_bg.wasm ] && [ -f build/index.js ] &&
-   [ -z "$(find src Cargo.toml Cargo.lock scripts/build.sh -newer build/index_bg.wasm -print -quit)" ]; then
+   [ -z "$(find src Cargo.toml Cargo.lock wrangler.toml scripts/build.sh -newer build/index_bg.wasm -print -quit)" ]; then
   echo "build: build/ is up to date" >&2
   exit 0
 fi

@@ -22,6 +22,12 @@ export const HEADERS = {
     schema: string,
   },
   'Retry-After': { description: 'Seconds', schema: { type: 'integer' } },
+  ETag: { description: 'The task\'s strong entity tag: its `version` in quotes, e.g. `"3"`', schema: string },
+  'Cache-Control': {
+    description: '`no-store` on every `/api/…` response, except `private, no-cache` on a single task with an `ETag` (and its 304)',
+    schema: string,
+  },
+  'Server-Timing': { description: '`auth;dur=<ms>` and, when the database was called, `db;dur=<ms>`', schema: string },
 };
 
 /**
@@ -29,19 +35,23 @@ export const HEADERS = {
  * problem+json body (default true)]. Ascending.
  */
 export const PROBLEMS = [
-  [400, 'BadRequest', 'Malformed JSON'],
+  [304, 'NotModified', 'If-None-Match names the current version; no body', ['ETag', 'Cache-Control'], false],
+  [400, 'BadRequest', 'Malformed JSON, or a malformed If-Match / If-None-Match (named in `detail`)'],
   [401, 'Unauthorized', 'Missing or invalid token', ['WWW-Authenticate']],
   [403, 'Forbidden', 'The path names another user'],
   [404, 'NotFound', 'No such task for this user'],
+  [409, 'QuotaExceeded', 'The user already holds TASKS_PER_USER_MAX tasks'],
+  [412, 'PreconditionFailed', 'If-Match names no current version; nothing was written. ETag is the current one', ['ETag']],
   [413, 'PayloadTooLarge', 'Body over 16 KiB'],
   [415, 'UnsupportedMediaType', 'Body without Content-Type: application/json'],
-  [422, 'ValidationError', 'Invalid input; `errors` names each field'],
+  [422, 'ValidationError', 'Invalid input; `errors` names each field (also `Idempotency-Key`)'],
+  [429, 'TooManyRequests', "The user's writes are over the rate limit", ['Retry-After']],
   [500, 'ServerError', 'Server misconfigured or failed; no internals are shown'],
   [503, 'Unavailable', 'Database or key server unavailable', ['Retry-After']],
 ];
 
-/** Response headers on the success response of every protected operation (none yet). */
-export const PROTECTED_HEADERS = [];
+/** Response headers on the success response of every protected operation. */
+export const PROTECTED_HEADERS = ['Cache-Control', 'Server-Timing'];
 /** Every protected operation can answer these, after its own errors. */
 export const PROTECTED_ERRORS = [401, 500, 503];
 /** Added to each `/api/{user_id}/tasks…` twin, after everything else. */
@@ -49,7 +59,7 @@ export const FOR_USER_ERROR = 403;
 /** Errors of any operation that reads a JSON body. */
 const BODY_ERRORS = [400, 413, 415, 422];
 
-/** A request-header parameter for PARAMETERS, e.g. `ifMatch: header('If-Match', '…')`. None yet. */
+/** A request-header parameter for PARAMETERS, e.g. `ifMatch: header('If-Match', '…')`. */
 export const header = (name, description, schema = string) => ({ name, in: 'header', description, schema });
 
 export const PARAMETERS = {
@@ -85,6 +95,16 @@ export const PARAMETERS = {
     schema: { type: 'string', maxLength: 200 },
   },
   limit: { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 50 } },
+  ifMatch: header(
+    'If-Match',
+    'Write only if the task is at one of these versions (`"3"`; strong comparison, weak tags never match), or exists (`*`); else 412.',
+  ),
+  ifNoneMatch: header('If-None-Match', 'Answer 304 if the task is at one of these versions (weak comparison), or exists (`*`).'),
+  idempotencyKey: header(
+    'Idempotency-Key',
+    'Makes a create safe to retry: within 24 h the same key and body replay the original 201; another body is a 422.',
+    { type: 'string', minLength: 1, maxLength: 255, pattern: '^[!-~]+$' },
+  ),
   cursor: {
     name: 'cursor',
     in: 'query',
@@ -104,12 +124,13 @@ const object = (required, properties, extra = {}) => ({
 });
 
 export const SCHEMAS = {
-  Task: object(['id', 'user_id', 'title', 'description', 'completed', 'created_at', 'updated_at'], {
+  Task: object(['id', 'user_id', 'title', 'description', 'completed', 'version', 'created_at', 'updated_at'], {
     id: { type: 'integer', format: 'int64' },
     user_id: string,
     title: { type: 'string', minLength: 1, maxLength: 200 },
     description,
     completed: { type: 'boolean' },
+    version: { type: 'integer', minimum: 1, description: '1 on create, +1 on every change; the ETag is `"<version>"`' },
     created_at: timestamp,
     updated_at: timestamp,
   }),
@@ -148,7 +169,9 @@ export const SCHEMAS = {
 
 const task = ref('schemas', 'Task');
 const taskList = { type: 'array', items: task };
-const updated = { status: 200, description: 'The updated task', schema: task };
+const updated = { status: 200, description: 'The updated task', schema: task, headers: ['ETag'] };
+/** Errors of every write: the rate limit. */
+const WRITE_ERRORS = [429];
 
 /**
  * Operations by path and method. Fields: id (operationId), summary, tag, public (no
@@ -198,53 +221,53 @@ export const PATHS = {
     post: {
       id: 'createTask',
       summary: 'Create a task',
-      params: [],
+      params: ['idempotencyKey'],
       body: 'TaskCreate',
-      ok: { status: 201, description: 'Created', schema: task, headers: ['Location'] },
-      errors: BODY_ERRORS,
+      ok: { status: 201, description: 'Created (or replayed for a repeated Idempotency-Key)', schema: task, headers: ['Location', 'ETag'] },
+      errors: [...BODY_ERRORS, 409, ...WRITE_ERRORS],
     },
   },
   '/api/tasks/{id}': {
     get: {
       id: 'getTask',
       summary: 'Get one task',
-      params: ['taskId'],
-      ok: { status: 200, description: 'The task', schema: task },
-      errors: [404],
+      params: ['taskId', 'ifNoneMatch'],
+      ok: { status: 200, description: 'The task', schema: task, headers: ['ETag'] },
+      errors: [304, 400, 404],
     },
     put: {
       id: 'replaceTask',
       summary: 'Replace a task (every field required)',
-      params: ['taskId'],
+      params: ['taskId', 'ifMatch'],
       body: 'TaskReplace',
       ok: updated,
-      errors: [...BODY_ERRORS, 404],
+      errors: [...BODY_ERRORS, 404, 412, ...WRITE_ERRORS],
     },
     patch: {
       id: 'updateTask',
       summary: 'Update some fields of a task',
-      params: ['taskId'],
+      params: ['taskId', 'ifMatch'],
       body: 'TaskPatch',
       ok: updated,
-      errors: [...BODY_ERRORS, 404],
+      errors: [...BODY_ERRORS, 404, 412, ...WRITE_ERRORS],
     },
     delete: {
       id: 'deleteTask',
       summary: 'Delete a task',
-      params: ['taskId'],
+      params: ['taskId', 'ifMatch'],
       ok: { status: 204, description: 'Deleted' },
-      errors: [404],
+      errors: [400, 404, 412, ...WRITE_ERRORS],
     },
   },
   '/api/tasks/{id}/complete': {
     patch: {
       id: 'completeTask',
       summary: 'Toggle completion, or set it with {"completed": bool}',
-      params: ['taskId'],
+      params: ['taskId', 'ifMatch'],
       body: 'TaskComplete',
       optional: true,
       ok: updated,
-      errors: [...BODY_ERRORS, 404],
+      errors: [...BODY_ERRORS, 404, 412, ...WRITE_ERRORS],
     },
   },
 };

@@ -11,7 +11,7 @@
 //! It also owns the two runtime helpers the verifier and the Neon client share: a
 //! capped body read and a future raced against a deadline.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
@@ -21,6 +21,7 @@ use futures_util::StreamExt;
 use web_sys::Request;
 use worker::{ByteStream, Env};
 
+use crate::api::headers::{self, Timing};
 use crate::api::routes::{self, path_of, query_of, resolve, Op, RouteError};
 use crate::api::{cors, me, openapi};
 use crate::auth::authenticate;
@@ -41,7 +42,11 @@ thread_local! {
     // Workers run one isolate per thread; configuration cannot change within an
     // isolate, so it is loaded and validated once, on the first request.
     static STATE: OnceCell<Result<Rc<AppState>, ConfigError>> = const { OnceCell::new() };
+    static UNLIMITED_LOGGED: Cell<bool> = const { Cell::new(false) };
 }
+
+/// The Workers Rate Limiting binding that limits each user's writes.
+const WRITE_LIMITER: &str = "WRITE_LIMITER";
 
 fn load_state(env: &Env) -> Result<Rc<AppState>, ApiError> {
     let loaded = STATE.with(|cell| {
@@ -55,9 +60,12 @@ fn load_state(env: &Env) -> Result<Rc<AppState>, ApiError> {
             for warning in &config.warnings {
                 worker::console_warn!("configuration: {warning}");
             }
-            let db = NeonClient::new(&config.database).map_err(|_| ConfigError {
+            let db = NeonClient::new(&config.database).map_err(|e| ConfigError {
                 variable: "DATABASE_URL",
-                reason: "cannot be sent as a header".into(),
+                reason: match e {
+                    crate::db::DbError::Setup(reason) => reason,
+                    _ => "cannot be sent as a header".into(),
+                },
             })?;
             Ok(Rc::new(AppState { config, db }))
         })
@@ -78,6 +86,7 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<web_sys::Response>
     // Public routes answer even when configuration is broken; protected ones turn
     // the error into their 500.
     let state = load_state(&env);
+    let mut timing = Timing::default();
 
     let (pattern, outcome) = if method == "OPTIONS" {
         preflight(&req, path, origin.as_deref(), &state)
@@ -95,7 +104,7 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<web_sys::Response>
                             path,
                             query: query_of(&url),
                         };
-                        protected(&req, request, &state).await
+                        protected(&req, &env, request, &state, &mut timing).await
                     }
                 };
                 (matched.pattern, outcome)
@@ -112,8 +121,21 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<web_sys::Response>
     };
     if method != "OPTIONS" {
         // Errors get CORS headers too, or a browser app could not read why it failed.
-        if let Some(allowed) = cors_origin(&state, origin.as_deref()) {
-            reply.headers.extend(cors::response_headers(&allowed));
+        if let Ok(state) = &state {
+            let allowlist = &state.config.cors_allowed_origins;
+            reply
+                .headers
+                .extend(cors::response_headers(allowlist, origin.as_deref()));
+        }
+    }
+    headers::standard(&mut reply, path);
+    if path.starts_with("/api/") {
+        let timing = Timing {
+            auth_ms: timing.auth_ms.or(Some(0.0)),
+            ..timing
+        };
+        if let Some(value) = timing.header() {
+            reply.headers.push(("server-timing", value));
         }
     }
     log_request(
@@ -138,17 +160,31 @@ struct Protected<'a> {
 
 async fn protected(
     req: &Request,
+    env: &Env,
     route: Protected<'_>,
     state: &Result<Rc<AppState>, ApiError>,
+    timing: &mut Timing,
 ) -> Result<Reply, ApiError> {
     let state = state.as_ref().map_err(Clone::clone)?;
     // The only way to a protected handler: a `UserScope` from a verified token.
-    let user = authenticate(req, &state.config.auth).await?;
+    let started = js_sys::Date::now();
+    let user = authenticate(req, &state.config.auth).await;
+    timing.auth_ms = Some(js_sys::Date::now() - started);
+    let user = user?;
     let op = match route.op {
         Op::Task(op) => op,
         _ => return Ok(me(&user)),
     };
+    if op.is_write() {
+        limit_writes(
+            env,
+            user.user_id(),
+            state.config.limits.write_limit_period_seconds,
+        )
+        .await?;
+    }
     let content_type = header(req, "content-type");
+    let condition = op.condition_header().and_then(|name| header(req, name));
     let body = match body_read(op.body(), content_type.as_deref())? {
         BodyRead::Skip => Vec::new(),
         BodyRead::Read => read_request_body(req).await?,
@@ -161,19 +197,51 @@ async fn protected(
         query: route.query,
         content_type: content_type.as_deref(),
         body: &body,
+        condition: condition.as_deref(),
+        quota: state.config.limits.tasks_per_user_max,
     };
     let trip = plan(&user, &request)?;
-    let outcome = state.db.run(&user, &trip.statement, trip.access).await;
+    let started = js_sys::Date::now();
+    let outcome = state
+        .db
+        .run(
+            &user,
+            trip.housekeeping.as_ref(),
+            &trip.statement,
+            trip.access,
+            trip.serialize,
+        )
+        .await;
+    timing.db_ms = Some(js_sys::Date::now() - started);
     finish(trip.then, outcome)
+}
+
+/// The per-user write limit (`WRITE_LIMITER`), checked after authentication and
+/// before the body is read or the database is called: an over-eager client costs one
+/// binding call, nothing more. Without the binding, writes are unlimited, which the
+/// log says once per isolate.
+async fn limit_writes(env: &Env, user_id: &str, period_seconds: u32) -> Result<(), ApiError> {
+    let Ok(limiter) = env.rate_limiter(WRITE_LIMITER) else {
+        if !UNLIMITED_LOGGED.replace(true) {
+            worker::console_warn!("WRITE_LIMITER is not bound: writes are not rate-limited");
+        }
+        return Ok(());
+    };
+    let outcome = limiter
+        .limit(user_id.to_string())
+        .await
+        .map_err(|e| ApiError::Internal(format!("WRITE_LIMITER failed: {e}")))?;
+    if outcome.success {
+        Ok(())
+    } else {
+        Err(ApiError::TooManyRequests {
+            retry_after: period_seconds,
+        })
+    }
 }
 
 fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
-}
-
-fn cors_origin(state: &Result<Rc<AppState>, ApiError>, origin: Option<&str>) -> Option<String> {
-    let state = state.as_ref().ok()?;
-    cors::allowed(&state.config.cors_allowed_origins, origin).map(str::to_string)
 }
 
 /// `OPTIONS`: never needs a token. A known path answers 204 with `Allow`, plus the
@@ -190,11 +258,16 @@ fn preflight(
     let resource = found.resource;
     let allow = resource.allow();
     let mut reply = Reply::empty(204).with_header("allow", allow.clone());
-    if header(req, "access-control-request-method").is_some() {
-        if let Some(allowed) = cors_origin(state, origin) {
+    if let Ok(state) = state {
+        let allowlist = &state.config.cors_allowed_origins;
+        if header(req, "access-control-request-method").is_some() {
             reply
                 .headers
-                .extend(cors::preflight_headers(&allowed, &allow));
+                .extend(cors::preflight_headers(allowlist, origin, &allow));
+        } else {
+            reply
+                .headers
+                .extend(cors::response_headers(allowlist, None));
         }
     }
     (resource.pattern, Ok(reply))

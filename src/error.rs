@@ -43,10 +43,17 @@ pub enum ApiError {
     MethodNotAllowed { allow: String },
     /// 413: body above the size limit.
     PayloadTooLarge { limit: usize },
+    /// 412: `If-Match` named no current version of the task; nothing was written.
+    /// Carries the task's current `ETag`.
+    PreconditionFailed { etag: String },
+    /// 409: a create that would take the user past `TASKS_PER_USER_MAX` tasks.
+    QuotaExceeded { limit: u32 },
     /// 415: body without `Content-Type: application/json`.
     UnsupportedMediaType,
     /// 422: well-formed input that breaks the rules; one entry per field.
     Validation(Vec<FieldError>),
+    /// 429: the user's writes are over the rate limit; retry after the period.
+    TooManyRequests { retry_after: u32 },
     /// 500: configuration missing or invalid. The variable name goes to the log only.
     Misconfigured {
         variable: &'static str,
@@ -83,11 +90,16 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => {
                 kind(405, "Method Not Allowed", "method-not-allowed")
             }
+            ApiError::QuotaExceeded { .. } => kind(409, "Conflict", "quota-exceeded"),
+            ApiError::PreconditionFailed { .. } => {
+                kind(412, "Precondition Failed", "precondition-failed")
+            }
             ApiError::PayloadTooLarge { .. } => kind(413, "Payload Too Large", "payload-too-large"),
             ApiError::UnsupportedMediaType => {
                 kind(415, "Unsupported Media Type", "unsupported-media-type")
             }
             ApiError::Validation(_) => kind(422, "Unprocessable Content", "validation"),
+            ApiError::TooManyRequests { .. } => kind(429, "Too Many Requests", "rate-limited"),
             ApiError::Misconfigured { .. } => kind(500, "Internal Server Error", "misconfigured"),
             ApiError::Internal(_) => kind(500, "Internal Server Error", "internal"),
             ApiError::Unavailable { .. } => kind(503, "Service Unavailable", "unavailable"),
@@ -114,6 +126,17 @@ impl ApiError {
             }
             ApiError::PayloadTooLarge { limit } => {
                 format!("The request body exceeds {limit} bytes.")
+            }
+            ApiError::PreconditionFailed { .. } => {
+                "The task changed since your copy (If-Match); nothing was written. The ETag \
+                 header holds its current version."
+                    .into()
+            }
+            ApiError::QuotaExceeded { limit } => format!(
+                "You already have {limit} tasks, the most one user may hold; delete some first."
+            ),
+            ApiError::TooManyRequests { retry_after } => {
+                format!("Too many changes in a short time; retry after {retry_after} seconds.")
             }
             ApiError::UnsupportedMediaType => {
                 "The request body must be sent with `Content-Type: application/json`.".into()
@@ -163,7 +186,9 @@ impl ApiError {
                 vec![("www-authenticate", value)]
             }
             ApiError::MethodNotAllowed { allow } => vec![("allow", allow.clone())],
-            ApiError::Unavailable { retry_after, .. } => {
+            ApiError::PreconditionFailed { etag } => vec![("etag", etag.clone())],
+            ApiError::Unavailable { retry_after, .. }
+            | ApiError::TooManyRequests { retry_after } => {
                 vec![("retry-after", retry_after.to_string())]
             }
             _ => Vec::new(),

@@ -69,13 +69,15 @@ function preflight(worker, path, origin, { method = 'GET', headers = 'authorizat
 }
 
 describe('preflight from an allowed origin', () => {
-  it.each(ROUTES)('OPTIONS %s → 204 with the route\'s methods, the two headers and a max-age', async (path, methods) => {
+  it.each(ROUTES)('OPTIONS %s → 204 with the route\'s methods, the allowed request headers and a max-age', async (path, methods) => {
     const res = await preflight(strict, path, ALLOWED, { method: methods.at(-1) });
     expect(res.status).toBe(204);
     expect(await res.text()).toBe('');
     expect(res.headers.get('access-control-allow-origin')).toBe(ALLOWED);
     expect(list(res.headers.get('access-control-allow-methods'))).toEqual(methods.map((m) => m.toLowerCase()).sort());
-    expect(list(res.headers.get('access-control-allow-headers'))).toEqual(['authorization', 'content-type']);
+    expect(list(res.headers.get('access-control-allow-headers'))).toEqual(
+      ['authorization', 'content-type', 'idempotency-key', 'if-match', 'if-none-match'],
+    );
     const maxAge = res.headers.get('access-control-max-age');
     expect(maxAge).toMatch(/^[1-9]\d*$/);
     expect(Number(maxAge)).toBeLessThanOrEqual(86400);

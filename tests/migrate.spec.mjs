@@ -148,6 +148,7 @@ describe(`npm run migrate against the local endpoint (${backendName()})`, () => 
       ['completed', 'boolean', 'NO'],
       ['created_at', 'timestamp with time zone', 'NO'],
       ['updated_at', 'timestamp with time zone', 'NO'],
+      ['version', 'integer', 'NO'],
     ]);
     expect(columns[0]).toMatchObject({ is_identity: 'YES', identity_generation: 'ALWAYS' });
 
@@ -164,7 +165,7 @@ describe(`npm run migrate against the local endpoint (${backendName()})`, () => 
     );
 
     const [task] = await asUser('user-1', sql`INSERT INTO tasks (user_id, title) VALUES ('user-1', 'Buy milk') RETURNING *`);
-    expect(task).toMatchObject({ user_id: 'user-1', title: 'Buy milk', description: null, completed: false });
+    expect(task).toMatchObject({ user_id: 'user-1', title: 'Buy milk', description: null, completed: false, version: 1 });
     expect(task.created_at).toBeInstanceOf(Date);
     expect(task.updated_at).toEqual(task.created_at);
   });

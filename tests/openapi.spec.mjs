@@ -145,10 +145,10 @@ describe('GET /openapi.json', () => {
       }
     });
 
-    it('the task schemas match the contract: seven fields out, three writable in', () => {
+    it('the task schemas match the contract: eight fields out (with version), three writable in', () => {
       const schemas = doc.components.schemas;
       expect(Object.keys(schemas.Task.properties).sort()).toEqual(
-        ['completed', 'created_at', 'description', 'id', 'title', 'updated_at', 'user_id'].sort(),
+        ['completed', 'created_at', 'description', 'id', 'title', 'updated_at', 'user_id', 'version'].sort(),
       );
       expect([...schemas.Task.required].sort()).toEqual(Object.keys(schemas.Task.properties).sort());
       const writable = ['completed', 'description', 'title'];

@@ -139,6 +139,34 @@ describe(`the second layer alone keeps B to B's rows (${backendName()})`, () => 
   });
 });
 
+describe("the idempotency-key table is held to the same rule", () => {
+  it("B's prefix before unscoped statements on idempotency_keys: sees, deletes and inserts only B's keys", async () => {
+    const send = (who, key) =>
+      worker.fetch('/api/tasks', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${who.token}`, 'content-type': 'application/json', 'idempotency-key': key },
+        body: JSON.stringify({ title: `keyed ${key}` }),
+      });
+    for (const [who, key] of [[A, 'a-key'], [B, 'b-key']]) expect((await send(who, key)).status).toBe(201);
+    const owners = await asBWithoutPredicates('SELECT user_id, key FROM idempotency_keys');
+    expect(owners).toEqual([[B.userId, 'b-key']]);
+    const planted = await catchError(
+      asBWithoutPredicates({
+        query: "INSERT INTO idempotency_keys (user_id, key, request_hash, task_id, title, completed, task_created_at, task_updated_at) VALUES ($1, 'planted', 'h', 1, 't', false, now(), now())",
+        params: [A.userId],
+      }),
+    );
+    expect(planted?.code).toBe('42501');
+    const removed = await asBWithoutPredicates('DELETE FROM idempotency_keys RETURNING user_id');
+    expect(removed).toEqual([[B.userId]]);
+    expect(await db.query('SELECT user_id, key FROM idempotency_keys ORDER BY key')).toEqual([{ user_id: A.userId, key: 'a-key' }]);
+    const [table] = await db.query(
+      "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'idempotency_keys'::regclass",
+    );
+    expect(table).toEqual({ relrowsecurity: true, relforcerowsecurity: true });
+  });
+});
+
 describe('without the user setting, the restricted role sees nothing', () => {
   const switchRoleOnly = { query: `SELECT set_config('role', '${APP_ROLE}', true)`, params: [] };
 

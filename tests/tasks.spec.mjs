@@ -51,8 +51,9 @@ const FORMS = [
 
 function expectTask(task, expected = {}) {
   expect(Object.keys(task).sort()).toEqual(
-    ['completed', 'created_at', 'description', 'id', 'title', 'updated_at', 'user_id'].sort(),
+    ['completed', 'created_at', 'description', 'id', 'title', 'updated_at', 'user_id', 'version'].sort(),
   );
+  expect(Number.isSafeInteger(task.version) && task.version >= 1).toBe(true);
   expect(Number.isSafeInteger(task.id) && task.id > 0).toBe(true);
   expect(task.user_id).toBe(user.userId);
   expect(typeof task.title).toBe('string');

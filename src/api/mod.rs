@@ -2,6 +2,7 @@
 //! exists and which operations are public), CORS, the OpenAPI document, and `/api/me`.
 
 pub mod cors;
+pub mod headers;
 pub mod openapi;
 pub mod routes;
 

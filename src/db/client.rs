@@ -11,7 +11,8 @@ use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use url::Url;
 
 use super::protocol::{batch_body, parse_batch, parse_error, Access, DbError, QueryResult};
-use super::{rls, Statement};
+use super::rls::{self, Serialize};
+use super::Statement;
 use crate::adapter::with_deadline;
 use crate::auth::UserScope;
 use crate::config::DatabaseConfig;
@@ -31,6 +32,7 @@ pub struct NeonClient {
 
 impl NeonClient {
     pub fn new(config: &DatabaseConfig) -> Result<Self, DbError> {
+        super::redirect_guard::install().map_err(DbError::Setup)?;
         let mut headers = HeaderMap::new();
         let mut connection = HeaderValue::from_str(&config.connection_string)
             .map_err(|_| DbError::Unavailable("DATABASE_URL is not a valid header value".into()))?;
@@ -57,14 +59,17 @@ impl NeonClient {
     }
 
     /// Runs `statement` for `user` as one transaction, behind the row-level-security
-    /// prefix (`rls::batch`), in one round trip; returns the statement's result.
+    /// prefix and after `housekeeping` (`rls::batch`), in one round trip; returns the
+    /// statement's result.
     pub async fn run(
         &self,
         user: &UserScope,
+        housekeeping: Option<&Statement>,
         statement: &Statement,
         access: Access,
+        serialize: Serialize,
     ) -> Result<QueryResult, DbError> {
-        let batch = rls::batch(user, statement);
+        let batch = rls::batch(user, housekeeping, statement, serialize);
         let body = serde_json::to_vec(&batch_body(&batch))
             .map_err(|e| DbError::Unavailable(format!("request not encodable: {e}")))?;
         let reply = self.send(body, access).await.map_err(rls::classify)?;
@@ -116,6 +121,8 @@ impl NeonClient {
         if status == 200 {
             return Ok(bytes.to_vec());
         }
+        // A 3xx arrives here (see `redirect_guard`): like any other non-200 it is the
+        // endpoint failing, and below 500 it is never retried.
         let err = parse_error(status, &bytes);
         let transient = match &err {
             DbError::Sql { code, .. } => DbError::is_transient_sql(code),

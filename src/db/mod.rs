@@ -11,5 +11,7 @@ pub mod rls;
 pub mod audit;
 #[cfg(target_arch = "wasm32")]
 pub mod client;
+#[cfg(target_arch = "wasm32")]
+mod redirect_guard;
 
 pub use protocol::{Access, DbError, QueryResult, Statement};

@@ -18,12 +18,42 @@ pub const ROLE: &str = "task_api_user";
 pub const SET_USER: &str =
     "SELECT set_config('app.user_id', $1, true), set_config('role', 'task_api_user', true)";
 
-/// The statements of this module, for the audit.
-pub const ALL_STATEMENTS: &[&str] = &[SET_USER];
+/// The same, also taking the user's transaction-scoped advisory lock: requests that
+/// must not interleave with the same user's other such requests (a create checked
+/// against the quota) queue here, and each one's data statement then starts with a
+/// fresh snapshot (READ COMMITTED) that sees what the one before committed. The two
+/// keys keep these locks apart from any other application's single-key locks.
+pub const SET_USER_EXCLUSIVE: &str = "SELECT set_config('app.user_id', $1, true), \
+     set_config('role', 'task_api_user', true), pg_advisory_xact_lock(20580, hashtext($1))";
 
-/// The batch for one request: the prefix, then the data statement.
-pub fn batch(user: &UserScope, statement: &Statement) -> [Statement; 2] {
-    [Statement::for_user(SET_USER, user), statement.clone()]
+/// The statements of this module, for the audit.
+pub const ALL_STATEMENTS: &[&str] = &[SET_USER, SET_USER_EXCLUSIVE];
+
+/// Whether a request's transaction holds the user's lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serialize {
+    /// Runs alongside the user's other requests (reads, updates, deletes).
+    Concurrent,
+    /// Queues behind the user's other exclusive requests.
+    PerUser,
+}
+
+/// The batch for one request: the prefix, any housekeeping, then the data statement,
+/// always last.
+pub fn batch(
+    user: &UserScope,
+    housekeeping: Option<&Statement>,
+    statement: &Statement,
+    serialize: Serialize,
+) -> Vec<Statement> {
+    let prefix = match serialize {
+        Serialize::Concurrent => SET_USER,
+        Serialize::PerUser => SET_USER_EXCLUSIVE,
+    };
+    let mut batch = vec![Statement::for_user(prefix, user)];
+    batch.extend(housekeeping.cloned());
+    batch.push(statement.clone());
+    batch
 }
 
 /// What to run when the prefix fails; the log line says it.
@@ -54,11 +84,22 @@ mod tests {
     fn the_prefix_comes_first_and_binds_the_user() {
         let user = UserScope::for_tests("u-7");
         let data = Statement::for_user("SELECT 1 WHERE $1 = $1", &user);
-        let [prefix, last] = batch(&user, &data);
-        assert_eq!(prefix.sql(), SET_USER);
-        assert_eq!(prefix.params(), &[Some("u-7".to_string())]);
-        assert_eq!(last, data);
-        assert!(SET_USER.contains(ROLE));
+        let plain = batch(&user, None, &data, Serialize::Concurrent);
+        assert_eq!(plain.len(), 2);
+        assert_eq!(plain[0].sql(), SET_USER);
+        assert_eq!(plain[0].params(), &[Some("u-7".to_string())]);
+        assert_eq!(plain[1], data);
+        let chore = Statement::for_user("DELETE FROM x WHERE user_id = $1", &user);
+        let locked = batch(&user, Some(&chore), &data, Serialize::PerUser);
+        assert_eq!(locked.len(), 3);
+        assert_eq!(locked[0].sql(), SET_USER_EXCLUSIVE);
+        assert_eq!(locked[1], chore);
+        assert_eq!(locked[2], data, "the data statement is always last");
+        let locked = &locked[0];
+        assert!(locked.sql().starts_with(&SET_USER[..SET_USER.len() - 1]));
+        for sql in ALL_STATEMENTS {
+            assert!(sql.contains(ROLE));
+        }
     }
 
     #[test]

@@ -313,6 +313,7 @@ mod tests {
             title: title.into(),
             description: None,
             completed: false,
+            version: 1,
             created_at: Timestamp::parse_canonical("2026-11-26T11:08:51.123456Z").unwrap(),
             updated_at: Timestamp::parse_canonical("2026-11-26T12:00:00.000000Z").unwrap(),
         }

@@ -9,6 +9,7 @@
 //! (list query, cursor, `Link`) → `sql` (the statements, each bound to a `UserScope`)
 //! → `handlers` (`plan` a request, `finish` with the database's answer).
 
+pub mod conditional;
 pub mod handlers;
 pub mod input;
 pub mod listing;
@@ -26,6 +27,8 @@ pub struct Task {
     pub title: String,
     pub description: Option<String>,
     pub completed: bool,
+    /// 1 on create, +1 on every change; the task's ETag is `"<version>"`.
+    pub version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -62,6 +65,21 @@ pub enum TaskOp {
 }
 
 impl TaskOp {
+    /// The one conditional header this operation reads, if any.
+    pub fn condition_header(self) -> Option<&'static str> {
+        match self {
+            TaskOp::Get => Some("if-none-match"),
+            TaskOp::Replace | TaskOp::Patch | TaskOp::Complete | TaskOp::Delete => Some("if-match"),
+            TaskOp::Create => Some("idempotency-key"),
+            TaskOp::List => None,
+        }
+    }
+
+    /// Changes data (and so counts against the write rate limit).
+    pub fn is_write(self) -> bool {
+        !matches!(self, TaskOp::List | TaskOp::Get)
+    }
+
     /// Whether the adapter reads the request body for this operation.
     pub fn body(self) -> input::BodyNeed {
         match self {

@@ -16,43 +16,155 @@
 use super::listing::{ListQuery, SortColumn, SortOrder};
 use super::{NewTask, Task, TaskPatch};
 use crate::auth::UserScope;
-use crate::db::protocol::{take, DecodeError, QueryResult, Statement};
+use crate::db::protocol::{take, DecodeError, QueryResult, Statement, Value};
 use crate::db::DbError;
 
 /// Tables whose rows belong to one user. Every reference to one must be scoped.
-pub const PER_USER_TABLES: &[&str] = &["tasks"];
+pub const PER_USER_TABLES: &[&str] = &["tasks", "idempotency_keys"];
 
-// language=PostgreSQL
-pub const INSERT: &str = "INSERT INTO tasks (user_id, title, description, completed) \
-     VALUES ($1, $2, $3, $4::boolean) \
-     RETURNING id, user_id, title, description, completed, created_at, updated_at";
+// Every statement returns the task's columns in this order (see `tasks_from`);
+// writes also return an `outcome` first (see `Outcome`).
 
-pub const GET: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at \
+/// A create within the user's quota (`$5`): always exactly one row — `created` and the
+/// new task, or `full` and NULLs when the user already holds `$5` tasks. Race-free only
+/// under the user's advisory lock (`rls::Serialize::PerUser`): without it, two
+/// concurrent creates would both count the same rows and both insert.
+pub const INSERT: &str = "WITH quota AS (SELECT count(*) AS used FROM tasks WHERE user_id = $1), \
+     inserted AS ( \
+       INSERT INTO tasks (user_id, title, description, completed) \
+       SELECT $1, $2, $3, $4::boolean FROM quota WHERE used < $5::bigint \
+       RETURNING id, user_id, title, description, completed, version, created_at, updated_at) \
+     SELECT CASE WHEN inserted.id IS NULL THEN 'full' ELSE 'created' END AS outcome, \
+       inserted.id, inserted.user_id, inserted.title, inserted.description, \
+       inserted.completed, inserted.version, inserted.created_at, inserted.updated_at \
+     FROM quota LEFT JOIN inserted ON true";
+
+/// A create with an `Idempotency-Key` (`$6`; `$7` the request's fingerprint, stored as
+/// a SHA-256): within 24 h the same key replays the task as it was created
+/// (`replayed`, or `key_reused` when the fingerprint differs) and inserts nothing —
+/// also when the quota is full; otherwise as `INSERT`, remembering the key and a
+/// snapshot of the created task. Under the user's advisory lock, a concurrent retry
+/// with the same key waits for the first and then finds its key.
+pub const INSERT_IDEMPOTENT: &str = "WITH prior AS ( \
+       SELECT request_hash = encode(sha256(convert_to($7, 'UTF8')), 'hex') AS same_body, \
+         task_id, title, description, completed, task_created_at, task_updated_at \
+       FROM idempotency_keys \
+       WHERE user_id = $1 AND key = $6 AND created_at > now() - interval '24 hours'), \
+     quota AS (SELECT count(*) AS used FROM tasks WHERE user_id = $1), \
+     inserted AS ( \
+       INSERT INTO tasks (user_id, title, description, completed) \
+       SELECT $1, $2, $3, $4::boolean FROM quota \
+       WHERE used < $5::bigint AND NOT EXISTS (SELECT 1 FROM prior) \
+       RETURNING id, user_id, title, description, completed, version, created_at, updated_at), \
+     remembered AS ( \
+       INSERT INTO idempotency_keys (user_id, key, request_hash, task_id, title, description, \
+         completed, task_created_at, task_updated_at) \
+       SELECT $1, $6, encode(sha256(convert_to($7, 'UTF8')), 'hex'), id, title, description, \
+         completed, created_at, updated_at \
+       FROM inserted RETURNING task_id) \
+     SELECT CASE WHEN prior.same_body THEN 'replayed' ELSE 'key_reused' END AS outcome, \
+       prior.task_id AS id, $1 AS user_id, prior.title, prior.description, prior.completed, \
+       1 AS version, prior.task_created_at AS created_at, prior.task_updated_at AS updated_at \
+     FROM prior \
+     UNION ALL \
+     SELECT CASE WHEN inserted.id IS NULL THEN 'full' ELSE 'created' END, \
+       inserted.id, inserted.user_id, inserted.title, inserted.description, \
+       inserted.completed, inserted.version, inserted.created_at, inserted.updated_at \
+     FROM quota LEFT JOIN inserted ON true \
+     WHERE NOT EXISTS (SELECT 1 FROM prior)";
+
+/// Forgets the user's idempotency keys older than 24 h. Runs before a create, in its
+/// transaction: the worker can see no other user's rows, so each user's own requests
+/// keep their keys bounded.
+pub const PURGE_KEYS: &str = "DELETE FROM idempotency_keys \
+     WHERE user_id = $1 AND created_at <= now() - interval '24 hours'";
+
+pub const GET: &str =
+    "SELECT id, user_id, title, description, completed, version, created_at, updated_at \
      FROM tasks WHERE user_id = $1 AND id = $2::bigint";
 
-pub const REPLACE: &str = "UPDATE tasks \
-     SET title = $3, description = $4, completed = $5::boolean, updated_at = now() \
-     WHERE user_id = $1 AND id = $2::bigint \
-     RETURNING id, user_id, title, description, completed, created_at, updated_at";
+// Single-task writes take the `If-Match` condition as `$n::bigint[]` (NULL: none) and
+// answer one row: `changed` and the task, `precondition_failed` and the current
+// version, or nothing when the user has no such task. The fallback read locks the row
+// (FOR SHARE): at READ COMMITTED a plain read would use the statement's snapshot and,
+// when another write won the race a moment earlier, report the version it replaced;
+// the lock waits for that write and returns the committed version. The condition and
+// the write are one statement, so nothing can change in between.
+
+pub const REPLACE: &str = "WITH changed AS ( \
+       UPDATE tasks SET title = $3, description = $4, completed = $5::boolean, \
+         version = version + 1, updated_at = now() \
+       WHERE user_id = $1 AND id = $2::bigint \
+         AND ($6::bigint[] IS NULL OR version = ANY($6::bigint[])) \
+       RETURNING id, user_id, title, description, completed, version, created_at, updated_at), \
+     current AS ( \
+       SELECT version FROM tasks \
+       WHERE user_id = $1 AND id = $2::bigint AND NOT EXISTS (SELECT 1 FROM changed) \
+       FOR SHARE) \
+     SELECT 'changed' AS outcome, id, user_id, title, description, completed, version, \
+       created_at, updated_at FROM changed \
+     UNION ALL \
+     SELECT 'precondition_failed', NULL, NULL, NULL, NULL, NULL, version, NULL, NULL FROM current";
 
 /// `$4` says whether `description` is being set: a JSON `null` must clear it, while an
 /// absent key leaves it alone, and `COALESCE` alone cannot tell the two apart.
-pub const PATCH: &str = "UPDATE tasks \
-     SET title = COALESCE($3, title), \
+pub const PATCH: &str = "WITH changed AS ( \
+       UPDATE tasks SET title = COALESCE($3, title), \
          description = CASE WHEN $4::boolean THEN $5 ELSE description END, \
-         completed = COALESCE($6::boolean, completed), updated_at = now() \
-     WHERE user_id = $1 AND id = $2::bigint \
-     RETURNING id, user_id, title, description, completed, created_at, updated_at";
+         completed = COALESCE($6::boolean, completed), \
+         version = version + 1, updated_at = now() \
+       WHERE user_id = $1 AND id = $2::bigint \
+         AND ($7::bigint[] IS NULL OR version = ANY($7::bigint[])) \
+       RETURNING id, user_id, title, description, completed, version, created_at, updated_at), \
+     current AS ( \
+       SELECT version FROM tasks \
+       WHERE user_id = $1 AND id = $2::bigint AND NOT EXISTS (SELECT 1 FROM changed) \
+       FOR SHARE) \
+     SELECT 'changed' AS outcome, id, user_id, title, description, completed, version, \
+       created_at, updated_at FROM changed \
+     UNION ALL \
+     SELECT 'precondition_failed', NULL, NULL, NULL, NULL, NULL, version, NULL, NULL FROM current";
 
-pub const TOGGLE: &str = "UPDATE tasks SET completed = NOT completed, updated_at = now() \
-     WHERE user_id = $1 AND id = $2::bigint \
-     RETURNING id, user_id, title, description, completed, created_at, updated_at";
+pub const TOGGLE: &str = "WITH changed AS ( \
+       UPDATE tasks SET completed = NOT completed, version = version + 1, updated_at = now() \
+       WHERE user_id = $1 AND id = $2::bigint \
+         AND ($3::bigint[] IS NULL OR version = ANY($3::bigint[])) \
+       RETURNING id, user_id, title, description, completed, version, created_at, updated_at), \
+     current AS ( \
+       SELECT version FROM tasks \
+       WHERE user_id = $1 AND id = $2::bigint AND NOT EXISTS (SELECT 1 FROM changed) \
+       FOR SHARE) \
+     SELECT 'changed' AS outcome, id, user_id, title, description, completed, version, \
+       created_at, updated_at FROM changed \
+     UNION ALL \
+     SELECT 'precondition_failed', NULL, NULL, NULL, NULL, NULL, version, NULL, NULL FROM current";
 
-pub const SET_COMPLETED: &str = "UPDATE tasks SET completed = $3::boolean, updated_at = now() \
-     WHERE user_id = $1 AND id = $2::bigint \
-     RETURNING id, user_id, title, description, completed, created_at, updated_at";
+pub const SET_COMPLETED: &str = "WITH changed AS ( \
+       UPDATE tasks SET completed = $3::boolean, version = version + 1, updated_at = now() \
+       WHERE user_id = $1 AND id = $2::bigint \
+         AND ($4::bigint[] IS NULL OR version = ANY($4::bigint[])) \
+       RETURNING id, user_id, title, description, completed, version, created_at, updated_at), \
+     current AS ( \
+       SELECT version FROM tasks \
+       WHERE user_id = $1 AND id = $2::bigint AND NOT EXISTS (SELECT 1 FROM changed) \
+       FOR SHARE) \
+     SELECT 'changed' AS outcome, id, user_id, title, description, completed, version, \
+       created_at, updated_at FROM changed \
+     UNION ALL \
+     SELECT 'precondition_failed', NULL, NULL, NULL, NULL, NULL, version, NULL, NULL FROM current";
 
-pub const DELETE: &str = "DELETE FROM tasks WHERE user_id = $1 AND id = $2::bigint RETURNING id";
+pub const DELETE: &str = "WITH removed AS ( \
+       DELETE FROM tasks \
+       WHERE user_id = $1 AND id = $2::bigint \
+         AND ($3::bigint[] IS NULL OR version = ANY($3::bigint[])) \
+       RETURNING version), \
+     current AS ( \
+       SELECT version FROM tasks \
+       WHERE user_id = $1 AND id = $2::bigint AND NOT EXISTS (SELECT 1 FROM removed) \
+       FOR SHARE) \
+     SELECT 'changed' AS outcome, version FROM removed \
+     UNION ALL \
+     SELECT 'precondition_failed', version FROM current";
 
 // Listing: one statement per sort column and direction, so the ORDER BY and the keyset
 // comparison are static text that an index on (user_id, <column>, id) serves. The
@@ -62,7 +174,7 @@ pub const DELETE: &str = "DELETE FROM tasks WHERE user_id = $1 AND id = $2::bigi
 //   $4/$5 cursor (sort value, id) or NULL · $6 limit (one more than the page)
 
 pub const LIST_CREATED_DESC: &str =
-    "SELECT id, user_id, title, description, completed, created_at, updated_at \
+    "SELECT id, user_id, title, description, completed, version, created_at, updated_at \
      FROM tasks WHERE user_id = $1 \
      AND ($2::boolean IS NULL OR completed = $2::boolean) \
      AND ($3::text IS NULL OR title ILIKE $3::text OR description ILIKE $3::text) \
@@ -70,7 +182,7 @@ pub const LIST_CREATED_DESC: &str =
      ORDER BY created_at DESC, id DESC LIMIT $6::integer";
 
 pub const LIST_CREATED_ASC: &str =
-    "SELECT id, user_id, title, description, completed, created_at, updated_at \
+    "SELECT id, user_id, title, description, completed, version, created_at, updated_at \
      FROM tasks WHERE user_id = $1 \
      AND ($2::boolean IS NULL OR completed = $2::boolean) \
      AND ($3::text IS NULL OR title ILIKE $3::text OR description ILIKE $3::text) \
@@ -78,7 +190,7 @@ pub const LIST_CREATED_ASC: &str =
      ORDER BY created_at ASC, id ASC LIMIT $6::integer";
 
 pub const LIST_UPDATED_DESC: &str =
-    "SELECT id, user_id, title, description, completed, created_at, updated_at \
+    "SELECT id, user_id, title, description, completed, version, created_at, updated_at \
      FROM tasks WHERE user_id = $1 \
      AND ($2::boolean IS NULL OR completed = $2::boolean) \
      AND ($3::text IS NULL OR title ILIKE $3::text OR description ILIKE $3::text) \
@@ -86,7 +198,7 @@ pub const LIST_UPDATED_DESC: &str =
      ORDER BY updated_at DESC, id DESC LIMIT $6::integer";
 
 pub const LIST_UPDATED_ASC: &str =
-    "SELECT id, user_id, title, description, completed, created_at, updated_at \
+    "SELECT id, user_id, title, description, completed, version, created_at, updated_at \
      FROM tasks WHERE user_id = $1 \
      AND ($2::boolean IS NULL OR completed = $2::boolean) \
      AND ($3::text IS NULL OR title ILIKE $3::text OR description ILIKE $3::text) \
@@ -94,7 +206,7 @@ pub const LIST_UPDATED_ASC: &str =
      ORDER BY updated_at ASC, id ASC LIMIT $6::integer";
 
 pub const LIST_TITLE_DESC: &str =
-    "SELECT id, user_id, title, description, completed, created_at, updated_at \
+    "SELECT id, user_id, title, description, completed, version, created_at, updated_at \
      FROM tasks WHERE user_id = $1 \
      AND ($2::boolean IS NULL OR completed = $2::boolean) \
      AND ($3::text IS NULL OR title ILIKE $3::text OR description ILIKE $3::text) \
@@ -102,7 +214,7 @@ pub const LIST_TITLE_DESC: &str =
      ORDER BY title DESC, id DESC LIMIT $6::integer";
 
 pub const LIST_TITLE_ASC: &str =
-    "SELECT id, user_id, title, description, completed, created_at, updated_at \
+    "SELECT id, user_id, title, description, completed, version, created_at, updated_at \
      FROM tasks WHERE user_id = $1 \
      AND ($2::boolean IS NULL OR completed = $2::boolean) \
      AND ($3::text IS NULL OR title ILIKE $3::text OR description ILIKE $3::text) \
@@ -113,6 +225,8 @@ pub const LIST_TITLE_ASC: &str =
 /// text exists in the crate.
 pub const ALL_STATEMENTS: &[&str] = &[
     INSERT,
+    INSERT_IDEMPOTENT,
+    PURGE_KEYS,
     GET,
     REPLACE,
     PATCH,
@@ -138,46 +252,82 @@ fn list_sql(sort: SortColumn, order: SortOrder) -> &'static str {
     }
 }
 
-pub fn insert(user: &UserScope, task: &NewTask) -> Statement {
-    Statement::for_user(INSERT, user)
-        .bind(&task.title)
-        .bind_opt(task.description.as_ref())
-        .bind(task.completed)
+/// A create: with an `Idempotency-Key`, the replaying form. `fingerprint` is
+/// `conditional::request_fingerprint` of the same task.
+pub fn insert(
+    user: &UserScope,
+    task: &NewTask,
+    quota: u32,
+    key: Option<(&str, &str)>,
+) -> Statement {
+    let statement = Statement::for_user(
+        if key.is_some() {
+            INSERT_IDEMPOTENT
+        } else {
+            INSERT
+        },
+        user,
+    )
+    .bind(&task.title)
+    .bind_opt(task.description.as_ref())
+    .bind(task.completed)
+    .bind(quota);
+    match key {
+        Some((key, fingerprint)) => statement.bind(key).bind(fingerprint),
+        None => statement,
+    }
+}
+
+pub fn purge_keys(user: &UserScope) -> Statement {
+    Statement::for_user(PURGE_KEYS, user)
 }
 
 pub fn get(user: &UserScope, id: i64) -> Statement {
     Statement::for_user(GET, user).bind(id)
 }
 
-pub fn replace(user: &UserScope, id: i64, task: &NewTask) -> Statement {
+/// `versions` is the `If-Match` condition (`conditional::versions_param`).
+pub fn replace(user: &UserScope, id: i64, task: &NewTask, versions: Option<&str>) -> Statement {
     Statement::for_user(REPLACE, user)
         .bind(id)
         .bind(&task.title)
         .bind_opt(task.description.as_ref())
         .bind(task.completed)
+        .bind_opt(versions)
 }
 
-pub fn patch(user: &UserScope, id: i64, patch: &TaskPatch) -> Statement {
+pub fn patch(user: &UserScope, id: i64, patch: &TaskPatch, versions: Option<&str>) -> Statement {
     Statement::for_user(PATCH, user)
         .bind(id)
         .bind_opt(patch.title.as_ref())
         .bind(patch.description.is_some())
         .bind_opt(patch.description.clone().flatten())
         .bind_opt(patch.completed)
+        .bind_opt(versions)
 }
 
-pub fn toggle(user: &UserScope, id: i64) -> Statement {
-    Statement::for_user(TOGGLE, user).bind(id)
+pub fn toggle(user: &UserScope, id: i64, versions: Option<&str>) -> Statement {
+    Statement::for_user(TOGGLE, user)
+        .bind(id)
+        .bind_opt(versions)
 }
 
-pub fn set_completed(user: &UserScope, id: i64, completed: bool) -> Statement {
+pub fn set_completed(
+    user: &UserScope,
+    id: i64,
+    completed: bool,
+    versions: Option<&str>,
+) -> Statement {
     Statement::for_user(SET_COMPLETED, user)
         .bind(id)
         .bind(completed)
+        .bind_opt(versions)
 }
 
-pub fn delete(user: &UserScope, id: i64) -> Statement {
-    Statement::for_user(DELETE, user).bind(id)
+pub fn delete(user: &UserScope, id: i64, versions: Option<&str>) -> Statement {
+    Statement::for_user(DELETE, user)
+        .bind(id)
+        .bind_opt(versions)
 }
 
 /// Asks for one row more than the page, to learn whether a next page exists.
@@ -216,6 +366,62 @@ pub fn constraint_field(constraint: &str) -> Option<&'static str> {
         .find(|field| rest.starts_with(&format!("{field}_")))
 }
 
+/// What a write statement reports in its `outcome` column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Created or changed; the task as it now is (absent for a delete).
+    Changed(Option<Task>),
+    /// An `Idempotency-Key` seen before with the same request: the task as created.
+    Replayed(Task),
+    /// An `Idempotency-Key` seen before with another request.
+    KeyReused,
+    /// The user already holds as many tasks as the quota allows.
+    QuotaFull,
+    /// `If-Match` named no current version; the task's current version.
+    PreconditionFailed { version: i64 },
+    /// No such task for this user.
+    Missing,
+}
+
+fn bad_reply(what: impl std::fmt::Display) -> DbError {
+    DbError::Unavailable(format!("write reply: {what}"))
+}
+
+/// Decodes the one row (or none) of a write statement.
+pub fn outcome_from(result: QueryResult) -> Result<Outcome, DbError> {
+    let outcome = result
+        .column("outcome")
+        .map_err(|DecodeError(e)| bad_reply(e))?;
+    let version = result
+        .column("version")
+        .map_err(|DecodeError(e)| bad_reply(e))?;
+    let has_task = result.column("title").is_ok();
+    let Some(row) = result.rows.first() else {
+        return Ok(Outcome::Missing);
+    };
+    let text = |i: usize| match row.get(i) {
+        Some(Value::Text(t)) => Ok(t.clone()),
+        _ => Err(bad_reply("no outcome")),
+    };
+    let task = |result: QueryResult| -> Result<Task, DbError> {
+        tasks_from(result)?
+            .pop()
+            .ok_or_else(|| bad_reply("no task"))
+    };
+    match text(outcome)?.as_str() {
+        "created" | "changed" if has_task => Ok(Outcome::Changed(Some(task(result)?))),
+        "changed" => Ok(Outcome::Changed(None)),
+        "replayed" => Ok(Outcome::Replayed(task(result)?)),
+        "key_reused" => Ok(Outcome::KeyReused),
+        "full" => Ok(Outcome::QuotaFull),
+        "precondition_failed" => match row.get(version) {
+            Some(Value::Int(v)) => Ok(Outcome::PreconditionFailed { version: *v }),
+            _ => Err(bad_reply("no current version")),
+        },
+        other => Err(bad_reply(format!("unknown outcome {other}"))),
+    }
+}
+
 /// Decodes every row, moving each string out of the reply rather than copying it
 /// (a page is 50 rows × 7 cells). A row that does not decode is a bug or a schema out
 /// of step, reported as the database misbehaving.
@@ -228,8 +434,12 @@ pub fn tasks_from(result: QueryResult) -> Result<Vec<Task>, DbError> {
             col("title")?,
             col("description")?,
         );
-        let (completed, created_at, updated_at) =
-            (col("completed")?, col("created_at")?, col("updated_at")?);
+        let (completed, version, created_at, updated_at) = (
+            col("completed")?,
+            col("version")?,
+            col("created_at")?,
+            col("updated_at")?,
+        );
         result
             .rows
             .into_iter()
@@ -240,6 +450,7 @@ pub fn tasks_from(result: QueryResult) -> Result<Vec<Task>, DbError> {
                     title: take(&mut row, title).into_text()?,
                     description: take(&mut row, description).into_opt_text()?,
                     completed: take(&mut row, completed).into_bool()?,
+                    version: take(&mut row, version).into_i64()?,
                     created_at: take(&mut row, created_at).into_timestamp()?,
                     updated_at: take(&mut row, updated_at).into_timestamp()?,
                 })
@@ -276,13 +487,15 @@ mod tests {
             ..TaskPatch::default()
         };
         let mut sent = vec![
-            insert(&user, &task),
+            insert(&user, &task, 10, None),
+            insert(&user, &task, 10, Some(("key", "{}"))),
+            purge_keys(&user),
             get(&user, 7),
-            replace(&user, 7, &task),
-            patch(&user, 7, &clear),
-            toggle(&user, 7),
-            set_completed(&user, 7, true),
-            delete(&user, 7),
+            replace(&user, 7, &task, None),
+            patch(&user, 7, &clear, Some("{3}")),
+            toggle(&user, 7, None),
+            set_completed(&user, 7, true, None),
+            delete(&user, 7, Some("{}")),
         ];
         for sort in [
             SortColumn::CreatedAt,
@@ -329,6 +542,7 @@ mod tests {
                 description: Some(None),
                 ..TaskPatch::default()
             },
+            None,
         );
         assert_eq!(clear.params()[3].as_deref(), Some("true"));
         assert_eq!(clear.params()[4], None);
@@ -339,6 +553,7 @@ mod tests {
                 completed: Some(true),
                 ..TaskPatch::default()
             },
+            None,
         );
         assert_eq!(keep.params()[3].as_deref(), Some("false"));
         assert_eq!(keep.params()[5].as_deref(), Some("true"));

@@ -32,16 +32,19 @@ export function builtWorkerOptions() {
 }
 
 /**
- * Loads the built worker into Miniflare with `bindings` as its vars and secrets.
+ * Loads the built worker into Miniflare with `bindings` as its vars and secrets, and
+ * `miniflareOptions` merged into its Miniflare options.
  * Everything the worker logs is collected in `logs` (one entry per line) so suites
  * can assert on the request log and on what it must never contain.
  * @returns {Promise<{ mf: Miniflare, logs: string[], requestLog(): object[],
  *   fetch(pathAndQuery: string, init?: RequestInit): Promise<Response>, close(): Promise<void> }>}
  */
-export async function startWorker(bindings = {}) {
+export async function startWorker(bindings = {}, miniflareOptions = {}) {
   const logs = [];
   const mf = new Miniflare({
     ...builtWorkerOptions(),
+    // Other bindings (e.g. `ratelimits`) for the suites that test them.
+    ...miniflareOptions,
     bindings,
     handleRuntimeStdio(stdout, stderr) {
       for (const stream of [stdout, stderr]) {
