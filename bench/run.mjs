@@ -4,9 +4,13 @@
 // OUR worker (build/, Rust → wasm) and a PEER (bench/peer/worker.mjs: jose +
 // @neondatabase/serverless) run side by side, each in its own workerd process,
 // against one local stack, and are measured in alternating rounds so that drift of
-// this machine hits both alike. See bench/README.md for what each figure means.
+// this machine hits both alike. With BENCH_BASELINE, the previous release ("base",
+// built from that commit) runs in the same rounds. See bench/README.md for what each
+// figure means.
 //
 //   BENCH_QUICK=1          small request counts (a trial run, about 30 s)
+//   BENCH_BASELINE=<rev>   also measure the worker built from that commit (e.g. the
+//                          previous release); built once into bench/results/.baseline/
 //   DATABASE_URL=…         run the stack on that PostgreSQL server (in a scratch database)
 //   BENCH_DATABASE_URL=…   server for the 10 vs 10 000 users list test
 //                          (default postgresql://postgres@127.0.0.1:5432/postgres)
@@ -21,9 +25,10 @@ import { cpuOf, machine } from './lib/proc.mjs';
 import { ALGORITHMS, AUDIENCE, ISSUER, makeKeys, mintToken, startJwksServer } from './lib/auth.mjs';
 import { FAKE_DATABASE_URL, sql, startStackProcess } from './lib/stack.mjs';
 import { buildPeer, PEER_SOURCE, ROOT, startWorker } from './lib/workers.mjs';
+import { baselineCompatibilityDate, buildBaseline } from './lib/baseline.mjs';
 import { createScratchDatabase, serverReachable } from '../tests/support/database.mjs';
 import { compatibilityDate } from '../tests/support/worker.mjs';
-import { tableRows, textTable, verdictLines, writeResults } from './lib/report.mjs';
+import { columnsFor, tableRows, textTable, VERDICT_COLUMNS, verdictRows, writeResults } from './lib/report.mjs';
 import { jwksFigures, neonFigures, verdicts, verificationOverhead } from './lib/verdicts.mjs';
 
 const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
@@ -60,10 +65,13 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 const maxMinutes = Number(process.env.BENCH_MAX_MINUTES || 14);
-setTimeout(() => {
-  log(`bench: still running after ${maxMinutes} min, giving up`);
-  cleanup().finally(() => process.exit(1));
-}, maxMinutes * 60_000).unref();
+/** The hard stop; armed after the baseline build, whose first run alone takes minutes. */
+function armHardStop() {
+  setTimeout(() => {
+    log(`bench: still running after ${maxMinutes} min, giving up`);
+    cleanup().finally(() => process.exit(1));
+  }, maxMinutes * 60_000).unref();
+}
 
 // ------------------------------------------------------------------ setup
 
@@ -93,7 +101,8 @@ async function seed(stack) {
      FROM generate_series(1, ${SEEDED_TASKS}) g RETURNING id`,
     [BENCH_USER],
   );
-  return rows.map(([id]) => id);
+  const [[otherTaskId]] = await sql(stack, "SELECT id FROM tasks WHERE user_id = 'other-user-1' LIMIT 1");
+  return { taskIds: rows.map(([id]) => id), otherTaskId };
 }
 
 function bindingsFor(ctx, stack, jwksName) {
@@ -107,50 +116,91 @@ function bindingsFor(ctx, stack, jwksName) {
   };
 }
 
+/** Per kind, what startWorker needs beyond the bindings (the base's build directory). */
+const SCRIPT_OPTIONS = {};
+
 /** Starts one worker and registers its shutdown. */
 async function startOne(kind, bindings) {
-  const worker = await startWorker(kind, bindings);
+  const worker = await startWorker(kind, bindings, SCRIPT_OPTIONS[kind]);
   worker.startedAt = Date.now();
   onCleanup(() => worker.close());
   return worker;
 }
 
-/** OUR worker and the PEER, one after the other (each workerd is found by PID diff). */
+/** OUR worker, the PEER and the BASE release, one after the other (each workerd is found by PID diff). */
 async function startWorkers(ctx) {
-  return {
+  const workers = {
     ours: await startOne('ours', bindingsFor(ctx, ctx.stack, 'ours')),
     peer: await startOne('peer', bindingsFor(ctx, ctx.stack, 'peer')),
   };
+  if (ctx.baseline) workers.base = await startOne('base', bindingsFor(ctx, ctx.stack, 'base'));
+  return workers;
 }
 
 /**
- * Both workers must answer the compared routes alike: same status codes, same JSON
- * shape (keys of the object, or of the list's items). Checked once before measuring.
+ * Keys our task JSON may carry beyond the peer's plain task (SPEC §4's `version`).
+ * The shape comparison skips them, so parity still means the same core shape.
+ */
+const EXTRA_FIELDS_OURS_ADDS = ['version'];
+
+/** "{keys}" of an object, or "[n × {keys}]" of a list (its first item), without the extra fields. */
+function shape(body) {
+  const item = Array.isArray(body) ? body[0] : body;
+  const keys =
+    item && typeof item === 'object'
+      ? Object.keys(item)
+          .filter((k) => !EXTRA_FIELDS_OURS_ADDS.includes(k))
+          .sort()
+          .join(',')
+      : typeof item;
+  return Array.isArray(body) ? `[${body.length} × {${keys}}]` : `{${keys}}`;
+}
+
+/**
+ * Ours and the peer must answer the compared routes alike: same status codes, same
+ * JSON shape (keys of the object, or of the list's items), for create a Location
+ * naming the new task. Checked once before measuring.
  */
 async function checkParity(ctx) {
   const auth = { authorization: `Bearer ${ctx.tokens.EdDSA}` };
+  const json = { ...auth, 'content-type': 'application/json' };
+  const task = (id) => `/api/tasks/${id}`;
   const cases = [
-    ['/health', {}],
-    ['/api/me', auth],
-    ['/api/tasks?limit=50', auth],
-    ['/api/me', {}],
-    ['/api/me', { authorization: 'Bearer not.a.token' }],
+    { route: '/health', headers: {} },
+    { route: '/api/me', headers: auth },
+    { route: '/api/tasks?limit=50', headers: auth },
+    { route: '/api/me', headers: {} },
+    { route: '/api/me', headers: { authorization: 'Bearer not.a.token' } },
+    { method: 'POST', route: '/api/tasks', headers: json, body: { title: '  parity task  ', description: 'made by checkParity' } },
+    { method: 'POST', route: '/api/tasks', headers: json, body: { title: 'no description' } },
+    { method: 'POST', route: '/api/tasks', headers: json, body: { title: '   ' } },
+    { method: 'POST', route: '/api/tasks', headers: json, body: { title: 'x'.repeat(201) } },
+    { method: 'POST', route: '/api/tasks', headers: json, body: '{"title": ' },
+    { method: 'POST', route: '/api/tasks', headers: { 'content-type': 'application/json' }, body: { title: 'no token' } },
+    { method: 'PATCH', route: task(ctx.taskIds[0]), headers: json, body: { title: 'parity update' } },
+    { method: 'PATCH', route: task(ctx.taskIds[1]), headers: json, body: { description: null, completed: true } },
+    { method: 'PATCH', route: task(ctx.taskIds[2]), headers: json, body: { title: '' } },
+    { method: 'PATCH', route: task(ctx.otherTaskId), headers: json, body: { title: 'not mine' } },
+    { method: 'PATCH', route: task('999999999999'), headers: json, body: { title: 'missing' } },
   ];
-  const shape = (body) => {
-    const item = Array.isArray(body) ? body[0] : body;
-    const keys = item && typeof item === 'object' ? Object.keys(item).sort().join(',') : typeof item;
-    return Array.isArray(body) ? `[${body.length} × {${keys}}]` : `{${keys}}`;
-  };
-  for (const [route, headers] of cases) {
+  for (const { method = 'GET', route, headers, body } of cases) {
     const seen = {};
     for (const kind of ['ours', 'peer']) {
-      const res = await fetch(new URL(route, ctx.workers[kind].url), { headers });
-      const body = await res.json().catch(() => null);
+      const res = await fetch(new URL(route, ctx.workers[kind].url), {
+        method,
+        headers,
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const parsed = await res.json().catch(() => null);
       // Problem documents may differ in their members; their status is what counts.
-      seen[kind] = res.status >= 400 ? `${res.status}` : `${res.status} ${shape(body)}`;
+      seen[kind] = res.status >= 400 ? `${res.status}` : `${res.status} ${shape(parsed)}`;
+      if (res.status === 201) {
+        const location = res.headers.get('location');
+        if (location !== task(parsed?.id)) seen[kind] += ` Location ${location} for id ${parsed?.id}`;
+      }
     }
     if (seen.ours !== seen.peer) {
-      throw new Error(`ours and peer answer GET ${route} differently: ${seen.ours} vs ${seen.peer}`);
+      throw new Error(`ours and peer answer ${method} ${route} differently: ${seen.ours} vs ${seen.peer}`);
     }
   }
 }
@@ -159,19 +209,24 @@ async function checkParity(ctx) {
 
 function figures(ctx) {
   const auth = (alg) => ({ authorization: `Bearer ${ctx.tokens[alg]}` });
+  // The base release gets the same plain requests as ours, on the routes it shares.
+  const base = ctx.baseline ? ['base'] : [];
+  // Consecutive requests change different tasks, so concurrent ones rarely wait on a row lock.
+  const taskPath = (i, suffix = '') => `/api/tasks/${ctx.taskIds[i % ctx.taskIds.length]}${suffix}`;
+  const writeHeaders = { ...auth('EdDSA'), 'content-type': 'application/json' };
   return [
-    { id: 'health', label: 'GET /health', path: '/health', headers: {}, kinds: ['ours', 'peer'], size: 'auth', sqlPerRequest: 0 },
+    { id: 'health', label: 'GET /health', path: '/health', headers: {}, kinds: ['ours', 'peer', ...base], size: 'auth', sqlPerRequest: 0 },
     ...ALGORITHMS.map((alg) => ({
       id: `me-${alg}`,
       label: `GET /api/me ${alg}`,
       path: '/api/me',
       alg,
       headers: auth(alg),
-      kinds: ['ours', 'peer'],
+      kinds: ['ours', 'peer', ...(alg === 'EdDSA' ? base : [])],
       size: 'auth',
       sqlPerRequest: 0,
     })),
-    { id: 'list', label: 'GET /api/tasks?limit=50 EdDSA', path: '/api/tasks?limit=50', alg: 'EdDSA', headers: auth('EdDSA'), kinds: ['ours', 'peer'], size: 'db', sqlPerRequest: 1 },
+    { id: 'list', label: 'GET /api/tasks?limit=50 EdDSA', path: '/api/tasks?limit=50', alg: 'EdDSA', headers: auth('EdDSA'), kinds: ['ours', 'peer', ...base], size: 'db', sqlPerRequest: 1 },
     {
       id: 'create',
       label: 'POST /api/tasks EdDSA',
@@ -180,8 +235,20 @@ function figures(ctx) {
       body: (i) => JSON.stringify({ title: `bench task created ${i}` }),
       expectStatus: 201,
       alg: 'EdDSA',
-      headers: { ...auth('EdDSA'), 'content-type': 'application/json' },
-      kinds: ['ours'],
+      headers: writeHeaders,
+      kinds: ['ours', 'peer', ...base],
+      size: 'db',
+      sqlPerRequest: 1,
+    },
+    {
+      id: 'update',
+      label: 'PATCH /api/tasks/{id} EdDSA',
+      method: 'PATCH',
+      path: (i) => taskPath(i),
+      body: (i) => JSON.stringify({ title: `bench task updated ${i}` }),
+      alg: 'EdDSA',
+      headers: writeHeaders,
+      kinds: ['ours', 'peer', ...base],
       size: 'db',
       sqlPerRequest: 1,
     },
@@ -189,11 +256,10 @@ function figures(ctx) {
       id: 'toggle',
       label: 'PATCH /api/tasks/{id}/complete EdDSA',
       method: 'PATCH',
-      // Consecutive requests toggle different tasks, so concurrent ones rarely wait on a row lock.
-      path: (i) => `/api/tasks/${ctx.taskIds[i % ctx.taskIds.length]}/complete`,
+      path: (i) => taskPath(i, '/complete'),
       alg: 'EdDSA',
       headers: auth('EdDSA'),
-      kinds: ['ours'],
+      kinds: ['ours', ...base],
       size: 'db',
       sqlPerRequest: 1,
     },
@@ -233,11 +299,22 @@ function loadOptions(fig, concurrency, requests, offset = 0) {
 }
 
 /**
+ * The workers of a figure in the order of one round: peer, ours, base, reversed every
+ * other round (ABBA, or ABC CBA). Ours sits in the middle, next to each worker it is
+ * compared with in every round.
+ */
+const ROUND_ORDER = ['peer', 'ours', 'base'];
+function roundOrder(kinds, round) {
+  const order = [...kinds].sort((a, b) => ROUND_ORDER.indexOf(a) - ROUND_ORDER.indexOf(b));
+  return round % 2 === 0 ? order : order.reverse();
+}
+
+/**
  * Measures a group of figures at one concurrency: a warm-up of every figure on every
  * worker, then `PLAN.rounds` rounds; each round runs every figure once on each worker,
- * the workers in ABBA order (ours, peer | peer, ours | …). Figures of a group are thus
- * measured close together in time (me − health differences are not skewed by drift),
- * and so are the two workers. Runs of one cell are pooled.
+ * the workers in alternating order (roundOrder). Figures of a group are thus measured
+ * close together in time (me − health differences are not skewed by drift), and so
+ * are the workers. Runs of one cell are pooled.
  * @returns {Map<object, Record<string, object>>} per figure, per worker
  */
 async function measureGroup(ctx, group, concurrency) {
@@ -251,8 +328,7 @@ async function measureGroup(ctx, group, concurrency) {
   for (let round = 0; round < PLAN.rounds; round += 1) {
     for (const fig of group) {
       const perRound = Math.ceil(PLAN[fig.size][concurrency] / PLAN.rounds);
-      const order = round % 2 === 0 ? fig.kinds : [...fig.kinds].reverse();
-      for (const kind of order) runs.get(fig)[kind].push(await runOnce(ctx, ctx.workers[kind], fig, concurrency, perRound));
+      for (const kind of roundOrder(fig.kinds, round)) runs.get(fig)[kind].push(await runOnce(ctx, ctx.workers[kind], fig, concurrency, perRound));
     }
   }
   const out = new Map();
@@ -455,6 +531,12 @@ async function main() {
   const started = Date.now();
   log(`bench: ${PLAN.name} plan, ${PLAN.rounds} alternating rounds per cell`);
   const ctx = { sequence: 0 };
+  if (process.env.BENCH_BASELINE) {
+    log(`bench: baseline BENCH_BASELINE=${process.env.BENCH_BASELINE}`);
+    ctx.baseline = buildBaseline(process.env.BENCH_BASELINE, log);
+    SCRIPT_OPTIONS.base = { buildDir: ctx.baseline.buildDir, compatibilityDate: baselineCompatibilityDate(ctx.baseline.dir) };
+  }
+  armHardStop();
 
   log('bench: starting the local stack, JWKS server and workers');
   const peerBundle = buildPeer();
@@ -465,16 +547,16 @@ async function main() {
   const mainDb = await startMainStack();
   ctx.stack = mainDb.stack;
   onCleanup(() => ctx.stack.close());
-  ctx.taskIds = await seed(ctx.stack);
+  Object.assign(ctx, await seed(ctx.stack));
   ctx.tokens = Object.fromEntries(await Promise.all(ALGORITHMS.map(async (alg) => [alg, await mintToken(ctx.keys, alg, BENCH_USER)])));
   ctx.workers = await startWorkers(ctx);
-  log(`  ours: ${ctx.workers.ours.url} (workerd ${ctx.workers.ours.pid}); peer: ${ctx.workers.peer.url} (workerd ${ctx.workers.peer.pid})`);
+  log(`  ${Object.values(ctx.workers).map((w) => `${w.kind}: ${w.url} (workerd ${w.pid})`).join('; ')}`);
   await checkParity(ctx);
 
   log('bench: upload size');
   const upload = measureUpload(peerBundle);
 
-  log('bench: load (alternating ours/peer)');
+  log(`bench: load (alternating ${Object.keys(ctx.workers).join('/')})`);
   const all = figures(ctx);
   const figs = [
     ...(await measureFigures(ctx, all.filter((f) => f.size === 'auth'))),
@@ -498,6 +580,7 @@ async function main() {
     date: new Date().toISOString(),
     machine: machine(),
     database: mainDb.database,
+    baseline: ctx.baseline ? { rev: ctx.baseline.rev, commit: ctx.baseline.commit, subject: ctx.baseline.subject } : null,
     plan: PLAN,
     durationMs: 0,
     figures: figs,
@@ -519,10 +602,10 @@ async function main() {
 
   const rows = tableRows(results);
   console.log('');
-  console.log(textTable(rows));
+  console.log(textTable(rows, columnsFor(results)));
   console.log('');
   console.log('Budgets (SPEC §9):');
-  for (const line of verdictLines(results.verdicts)) console.log(`  ${line}`);
+  console.log(textTable(verdictRows(results.verdicts), VERDICT_COLUMNS));
   console.log('');
   console.log(`bench: done in ${(results.durationMs / 1000).toFixed(0)} s; results in bench/results/latest.{json,md}`);
   writeResults(RESULTS_DIR, results, rows, results.verdicts);

@@ -14,6 +14,11 @@ export const COLUMNS = [
   'peer CPU µs/req c=1 / c=32',
   'ours/peer',
 ];
+/** Extra columns when the previous release ran too (BENCH_BASELINE). */
+export const BASE_COLUMNS = ['base c=1 p50/p99 ms · req/s', 'base CPU µs/req c=1 / c=32', 'ours/base'];
+
+/** The columns of a run's table. */
+export const columnsFor = (results) => (results.baseline ? [...COLUMNS, ...BASE_COLUMNS] : COLUMNS);
 
 const ms = (v) => (Number.isFinite(v) ? (v < 10 ? v.toFixed(3) : v.toFixed(1)) : '—');
 const signedMs = (v) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${ms(v)}` : '—');
@@ -45,7 +50,7 @@ export function tableRows(results) {
           `CPU ${ratio(ours.cpuUsPerReq, peer.cpuUsPerReq)}`,
         ].join(' · ')
       : 'no peer';
-    rows.push([
+    const row = [
       fig.label,
       cell(ours[1].summary),
       cell(ours[32].summary),
@@ -54,7 +59,16 @@ export function tableRows(results) {
       cell(peer?.[32].summary),
       cpuCell(peer),
       parts,
-    ]);
+    ];
+    if (results.baseline) {
+      const { base } = fig.cells;
+      row.push(
+        cell(base?.[1].summary),
+        cpuCell(base),
+        base ? `CPU ${ratio(ours.cpuUsPerReq, base.cpuUsPerReq)} · p50 ${ratio(ours[1].summary.p50, base[1].summary.p50)}` : 'not measured',
+      );
+    }
+    rows.push(row);
   }
 
   for (const o of results.overhead) {
@@ -136,13 +150,18 @@ export function tableRows(results) {
 
 /** A plain-text table with padded columns, for the terminal. */
 export function textTable(rows, columns = COLUMNS) {
+  rows = padded(rows, columns);
   const all = [columns, ...rows];
   const widths = columns.map((_, i) => Math.max(...all.map((r) => [...(r[i] ?? '')].length)));
   const line = (r) => r.map((c, i) => (c ?? '').padEnd(widths[i] + (c ?? '').length - [...(c ?? '')].length)).join(' | ');
   return [line(columns), widths.map((w) => '-'.repeat(w)).join('-+-'), ...rows.map(line)].join('\n');
 }
 
+/** Rows filled up with empty cells to the width of the table. */
+const padded = (rows, columns) => rows.map((r) => [...r, ...Array(Math.max(0, columns.length - r.length)).fill('')]);
+
 export function markdownTable(rows, columns = COLUMNS) {
+  rows = padded(rows, columns);
   const esc = (c) => (c ?? '').replaceAll('|', '\\|');
   return [
     `| ${columns.map(esc).join(' | ')} |`,
@@ -151,11 +170,11 @@ export function markdownTable(rows, columns = COLUMNS) {
   ].join('\n');
 }
 
-export function verdictLines(verdicts) {
-  return verdicts.map((v) => {
-    const mark = v.holds === null ? 'n/a' : v.holds ? 'yes' : 'NO ';
-    return `[${mark}] ${v.figure}: ${v.value} — budget ${v.budget}${v.note ? ` (${v.note})` : ''}`;
-  });
+export const VERDICT_COLUMNS = ['holds', 'figure', 'value', 'budget', 'note'];
+
+/** The verdicts as table rows. */
+export function verdictRows(verdicts) {
+  return verdicts.map((v) => [v.holds === null ? 'n/a' : v.holds ? 'yes' : 'NO', v.figure, v.value, v.budget, v.note ?? '']);
 }
 
 /** Writes latest.json and latest.md into `dir`. */
@@ -169,15 +188,18 @@ export function writeResults(dir, results, rows, verdicts) {
     `Machine: ${m.nproc} cores, ${m.cpuModel}, Linux ${m.kernel}, Node ${m.node}. ` +
       `Database: ${results.database}. Plan: ${results.plan.name} (${results.plan.rounds} alternating rounds per cell). ` +
       `Total time ${(results.durationMs / 1000).toFixed(0)} s.`,
+    ...(results.baseline
+      ? ['', `Baseline ("base"): commit ${results.baseline.commit.slice(0, 12)} (${results.baseline.subject}), BENCH_BASELINE=${results.baseline.rev}, built from that commit and measured in the same rounds.`]
+      : []),
     '',
     'Latencies in ms (p50/p99) and requests per second, measured by a keep-alive client on each worker’s ' +
       'direct socket; CPU is the workerd process’s user+system time per request. See bench/README.md.',
     '',
-    markdownTable(rows),
+    markdownTable(rows, columnsFor(results)),
     '',
     '## Budgets (SPEC §9)',
     '',
-    ...verdictLines(verdicts).map((l) => `- ${l}`),
+    markdownTable(verdictRows(verdicts), VERDICT_COLUMNS),
     '',
     ...(results.notes.length ? ['## Notes', '', ...results.notes.map((n) => `- ${n}`), ''] : []),
   ].join('\n');

@@ -1,15 +1,16 @@
-// The two workers under test, each in its own Miniflare instance, i.e. its own
-// workerd process, reached through its own direct socket (no Miniflare entry worker
-// in front of it), with the PID of that workerd for CPU accounting. Ours is loaded
-// with the test harness's options (tests/support/worker.mjs), so the bench measures
-// the worker exactly as the suites run it.
+// The workers under test, each in its own Miniflare instance, i.e. its own workerd
+// process, reached through its own direct socket (no Miniflare entry worker in front
+// of it), with the PID of that workerd for CPU accounting. Ours — and the previous
+// release ("base", built by lib/baseline.mjs) — are loaded with the test harness's
+// options (tests/support/worker.mjs), only the build directory differs, so the bench
+// measures the worker exactly as the suites run it.
 
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Miniflare } from 'miniflare';
-import { builtWorkerOptions, compatibilityDate, ROOT_DIR } from '../../tests/support/worker.mjs';
+import { builtWorkerOptions, BUILD_DIR, compatibilityDate, ROOT_DIR } from '../../tests/support/worker.mjs';
 import { childPids } from './proc.mjs';
 
 export const ROOT = ROOT_DIR;
@@ -37,9 +38,27 @@ export function buildPeer() {
   return { rawBytes: bytes.length, gzipBytes: gzipSync(bytes).length };
 }
 
+/**
+ * The harness's options for a built worker, loaded from `buildDir` (index.js +
+ * index_bg.wasm) instead of this checkout's build/.
+ */
+function builtWorkerFrom(buildDir, date) {
+  return {
+    ...builtWorkerOptions(),
+    scriptPath: path.join(buildDir, 'index.js'),
+    // workerd refuses modules outside the root; the wasm sits next to index.js.
+    modulesRoot: buildDir,
+    ...(date ? { compatibilityDate: date } : {}),
+  };
+}
+
 /** Miniflare script options (with the compatibility date) per kind of worker. */
 const SCRIPTS = {
-  ours: () => builtWorkerOptions(),
+  ours: ({ buildDir = BUILD_DIR } = {}) => builtWorkerFrom(buildDir),
+  base: ({ buildDir, compatibilityDate: date } = {}) => {
+    if (!buildDir) throw new Error('the base worker needs its build directory');
+    return builtWorkerFrom(buildDir, date);
+  },
   peer: () => ({
     modules: true,
     scriptPath: PEER_BUNDLE,
@@ -49,17 +68,18 @@ const SCRIPTS = {
 };
 
 /**
- * Starts `kind` ('ours' | 'peer') in a fresh Miniflare instance with `bindings`.
- * Instances must be started one at a time: the new workerd is found as the child
- * process that was not there before.
+ * Starts `kind` ('ours' | 'peer' | 'base') in a fresh Miniflare instance with
+ * `bindings`; `script` gives a built worker's `buildDir` (required for 'base') and
+ * optionally its `compatibilityDate`. Instances must be started one at a time: the new
+ * workerd is found as the child process that was not there before.
  * @returns {Promise<{ kind: string, url: URL, pid: number, startupMs: number, logLines(): string[], close(): Promise<void> }>}
  */
-export async function startWorker(kind, bindings) {
+export async function startWorker(kind, bindings, script = {}) {
   const before = new Set(childPids(process.pid, 'workerd'));
   const recent = [];
   const t0 = process.hrtime.bigint();
   const mf = new Miniflare({
-    ...SCRIPTS[kind](),
+    ...SCRIPTS[kind](script),
     bindings,
     unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
     // The Rust worker writes one log line per request; keep only the last few (for
