@@ -67,20 +67,33 @@ describe('scaling model: JWKS fetches reaching the issuer', () => {
 });
 
 describe('scaling model: latency and placement', () => {
-  const noSetup = set(p, 'newConnectionShare', { edge: 0, placed: 0 });
+  // Connections that never go idle: every Neon call reuses one, at the edge and placed.
+  const warm = set(p, 'connectionIdleSeconds', 1e9);
 
-  it('placing the worker near the database saves nothing on a one-round-trip route', () => {
+  it('placing the worker near the database saves nothing on a one-round-trip route over warm connections', () => {
     for (const region of ['Europe', 'Asia', 'Oceania']) {
-      const edge = M.latency(noSetup, region, 'list', 'edge');
-      const placed = M.latency(noSetup, region, 'list', 'placed');
+      const edge = M.latency(warm, region, 'list', 'edge', { users: 1e4 });
+      const placed = M.latency(warm, region, 'list', 'placed', { users: 1e4 });
       expect(placed - edge).toBeCloseTo(p.placedToNeonRttMs.value, 6);
     }
+    expect(M.placementCrossover(warm)).toBe(1000);
   });
 
   it('and adds the full round trip to the database region to /api/me', () => {
     const rtt = p.rttToRegionMs.value[p.neonRegion.value].Asia;
     expect(M.latency(p, 'Asia', 'me', 'placed') - M.latency(p, 'Asia', 'me', 'edge')).toBeCloseTo(rtt, 6);
     expect(M.latency(p, 'Asia', 'me', 'edge')).toBeLessThan(p.userToEdgeRttMs.value + 1);
+  });
+
+  it('a quiet edge location opens a new connection per call: TCP + TLS cost two extra round trips', () => {
+    const rtt = p.rttToRegionMs.value[p.neonRegion.value].Europe;
+    const cold = set(p, 'connectionIdleSeconds', 1e-9);
+    expect(M.latency(cold, 'Europe', 'list', 'edge') - M.latency(warm, 'Europe', 'list', 'edge')).toBeCloseTo(2 * rtt, 3);
+    expect(M.newConnectionShare(p, 0)).toBe(1);
+    // More traffic per location keeps connections warm: the edge catches up with placement.
+    const small = M.mixLatency(p, 'edge', { users: 1e4 }) - M.mixLatency(p, 'placed', { users: 1e4 });
+    const large = M.mixLatency(p, 'edge', { users: 1e7 }) - M.mixLatency(p, 'placed', { users: 1e7 });
+    expect(large).toBeLessThan(small);
   });
 });
 

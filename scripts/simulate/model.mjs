@@ -110,31 +110,50 @@ export function sqlMs(p) {
 }
 
 /**
- * Latency of one request, frontend to response, in ms.
+ * Share of Neon calls that must open a new TCP+TLS connection, when `rps` task requests
+ * per second reach Neon from `machines` machines that each keep an idle connection for
+ * K seconds: a call finds none if its machine made no call for K (Poisson, e^(−rK)).
+ */
+export function newConnectionShare(p, rps, machines = val(p, 'machinesPerLocation')) {
+  if (rps <= 0) return 1;
+  return Math.exp(-(rps / machines) * val(p, 'connectionIdleSeconds'));
+}
+
+/**
+ * Latency of one request, frontend to response, in ms, at `users` users.
  * `placement`: 'edge' (the worker runs where the request arrives) or 'placed' (Smart
  * Placement ran it next to the database: every route pays the hop there and back,
- * task routes then reach Neon over a short, warm link).
+ * task routes then reach Neon over a short link that the whole world's traffic keeps
+ * warm). The edge location's link to Neon is warm only if its own traffic keeps it so.
  */
-export function latency(p, region, route, placement, neonRegion = val(p, 'neonRegion')) {
+export function latency(p, region, route, placement, { users = 1e6, neonRegion = val(p, 'neonRegion') } = {}) {
   const rtt = val(p, 'rttToRegionMs')[neonRegion][region];
   const user = val(p, 'userToEdgeRttMs');
   const cpu = val(p, 'cpuMsPerRoute')[route];
   const roundTrips = route === 'me' ? 0 : 1;
-  const share = val(p, 'newConnectionShare');
+  const setup = val(p, 'connectionSetupRtts');
   const inNeon = val(p, 'neonProxyMs') + sqlMs(p);
+  const { taskMeanRps } = traffic(p, users);
   if (placement === 'edge') {
-    const toNeon = rtt * (1 + 2 * share.edge);
-    return user + cpu + roundTrips * (toNeon + inNeon);
+    const loc = locations(p).find((l) => l.region === region);
+    const share = newConnectionShare(p, taskMeanRps * (loc ? loc.sharePerLocation : 0));
+    return user + cpu + roundTrips * (rtt * (1 + setup * share) + inNeon);
   }
   const placed = val(p, 'placedToNeonRttMs');
-  const toNeon = placed * (1 + 2 * share.placed);
-  return user + rtt + cpu + roundTrips * (toNeon + inNeon);
+  const share = newConnectionShare(p, taskMeanRps);
+  return user + rtt + cpu + roundTrips * (placed * (1 + setup * share) + inNeon);
 }
 
 /** Traffic-weighted mean latency of a route over all regions. */
-export function meanLatency(p, route, placement, neonRegion) {
+export function meanLatency(p, route, placement, opts) {
   const share = val(p, 'regionShare');
-  return sum(REGIONS.map((r) => share[r] * latency(p, r, route, placement, neonRegion)));
+  return sum(REGIONS.map((r) => share[r] * latency(p, r, route, placement, opts)));
+}
+
+/** Mean over the route mix and the regions. */
+export function mixLatency(p, placement, opts) {
+  const mix = val(p, 'routeMix');
+  return sum(Object.entries(mix).map(([route, s]) => s * meanLatency(p, route, placement, opts)));
 }
 
 /** List execution time (ms) at `rows`, from a fit over the measured levels: a + b·log10(rows). */
@@ -146,7 +165,9 @@ export function listExecMs(p, rows, label = 'default (created_at desc, limit 50)
   const sxx = sum(pts.map((q) => (q[0] - mx) ** 2));
   const b = sxx > 0 ? sum(pts.map((q) => (q[0] - mx) * (q[1] - my))) / sxx : 0;
   const a = my - b * mx;
-  return { ms: Math.max(0, a + b * Math.log10(rows)), slopePerDecade: b };
+  // A fit over a few noisy points may slope down; never predict below what was measured.
+  const floor = Math.min(...pts.map((q) => q[1]));
+  return { ms: Math.max(floor, a + b * Math.log10(rows)), slopePerDecade: b };
 }
 
 /** Database load and size. */
@@ -244,8 +265,6 @@ export function withValue(p, key, x) {
     q[key].value = Object.fromEntries(
       Object.entries(v).map(([region, m]) => [region, Object.fromEntries(Object.entries(m).map(([r, ms]) => [r, ms * x]))]),
     );
-  } else if (key === 'newConnectionShare') {
-    q[key].value = { ...v, edge: x };
   } else {
     q[key].value = x;
   }
@@ -255,15 +274,16 @@ export function withValue(p, key, x) {
 /** The figures the sensitivity table reports, at one user count. */
 export function keyFigures(p, users) {
   const s = simulate(p, users);
-  const far = 'Asia';
+  const o = { users };
   return {
     jwksIsolatePerHour: s.jwks.perIsolateCachePerHour,
     jwksTierPerHour: s.jwks.cacheApiTierPerHour,
-    listEdgeMs: meanLatency(p, 'list', 'edge'),
-    listPlacedMs: meanLatency(p, 'list', 'placed'),
-    meEdgeMs: meanLatency(p, 'me', 'edge'),
-    mePlacedMs: meanLatency(p, 'me', 'placed'),
-    farListGainMs: latency(p, far, 'list', 'edge') - latency(p, far, 'list', 'placed'),
+    listEdgeMs: meanLatency(p, 'list', 'edge', o),
+    listPlacedMs: meanLatency(p, 'list', 'placed', o),
+    meEdgeMs: meanLatency(p, 'me', 'edge', o),
+    mePlacedMs: meanLatency(p, 'me', 'placed', o),
+    mixEdgeMs: mixLatency(p, 'edge', o),
+    mixPlacedMs: mixLatency(p, 'placed', o),
     dbCu: s.database.cu,
     workingSetGb: s.database.workingSetBytes / 1e9,
     idemRowsM: s.database.idempotency.rowsOwnerPurge / 1e6,
@@ -279,4 +299,17 @@ export function sensitivity(p, users) {
     rows.push({ key, range: param.range, low: keyFigures(withValue(p, key, lo), users), high: keyFigures(withValue(p, key, hi), users) });
   }
   return rows;
+}
+
+/**
+ * The smallest user count (on a grid of 10^(k/8)) from which the worker at the edge is
+ * at least as fast as placed near the database, over the whole route mix; null if never
+ * up to 10^8.
+ */
+export function placementCrossover(p) {
+  for (let e = 3; e <= 8.0001; e += 0.125) {
+    const users = 10 ** e;
+    if (mixLatency(p, 'edge', { users }) <= mixLatency(p, 'placed', { users })) return users;
+  }
+  return null;
 }

@@ -102,9 +102,13 @@ export function defaultParams({ bench = readJson(BENCH_FILE), postgres = readJso
       value: 3, unit: 'ms inside Neon per HTTP query (proxy, pooled connection, batch)', source: 'assumed', range: [1, 10],
       basis: 'not published; the SQL itself is measured separately',
     },
-    newConnectionShare: {
-      value: { edge: 0.2, placed: 0.02 }, unit: 'share of Neon calls that open a TCP+TLS connection (2 extra RTTs)', source: 'assumed', range: [0, 1],
-      basis: 'a busy placed location keeps its connections warm; 240 edge locations reuse less. Range: the edge share',
+    connectionIdleSeconds: {
+      value: 60, unit: 's an idle connection from a Cloudflare machine to Neon’s endpoint stays open for reuse', source: 'assumed', range: [5, 600],
+      basis: 'not published; connections assumed pooled per machine. The share of Neon calls that must open a new one is e^(−rK), r = task requests per second per machine',
+    },
+    connectionSetupRtts: {
+      value: 2, unit: 'extra round trips to open a connection', source: 'documented',
+      basis: 'TCP handshake (1 RTT) + TLS 1.3 full handshake (1 RTT, RFC 8446 §2)',
     },
     verifyMs: {
       value: bench.verify_overhead_eddsa_ms_c1.p50, unit: 'ms, EdDSA verification (me − health, c=1 p50)', source: 'measured',

@@ -3,7 +3,7 @@
 import { Resvg } from '@resvg/resvg-js';
 
 const FONT = 'DejaVu Sans, Liberation Sans, Arial, sans-serif';
-const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728'];
+const COLORS = ['#1f77b4', '#aec7e8', '#ff7f0e', '#ffbb78', '#2ca02c', '#98df8a'];
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
 function frame(width, height, title, body) {

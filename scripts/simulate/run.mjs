@@ -68,26 +68,35 @@ function mainTable(p) {
 }
 
 function latencyTable(p) {
-  const routes = [['me', '/api/me'], ['list', 'GET /api/tasks'], ['create', 'POST /api/tasks']];
-  const head = ['region (share)', ...routes.flatMap(([, l]) => [`${l} at edge`, `${l} placed`])];
+  const routes = [['me', '/api/me'], ['list', 'list'], ['create', 'create']];
   const share = p.regionShare.value;
-  const rows = REGIONS.map((r) => [
-    `${r} (${Math.round(share[r] * 100)} %)`,
-    ...routes.flatMap(([route]) => ['edge', 'placed'].map((pl) => M.latency(p, r, route, pl).toFixed(0))),
-  ]);
-  rows.push(['**traffic-weighted mean**', ...routes.flatMap(([route]) => ['edge', 'placed'].map((pl) => `**${M.meanLatency(p, route, pl).toFixed(0)}**`))]);
-  return table(head, rows);
+  const out = [];
+  for (const u of [1e4, 1e7]) {
+    const o = { users: u };
+    const head = [`${users(u)} users: region (share)`, ...routes.flatMap(([, l]) => [`${l} edge`, `${l} placed`])];
+    const rows = REGIONS.map((r) => [
+      `${r} (${Math.round(share[r] * 100)} %)`,
+      ...routes.flatMap(([route]) => ['edge', 'placed'].map((pl) => M.latency(p, r, route, pl, o).toFixed(0))),
+    ]);
+    rows.push(['**traffic-weighted mean**', ...routes.flatMap(([route]) => ['edge', 'placed'].map((pl) => `**${M.meanLatency(p, route, pl, o).toFixed(0)}**`))]);
+    rows.push([`**whole route mix** (edge / placed)`, `**${M.mixLatency(p, 'edge', o).toFixed(0)}**`, `**${M.mixLatency(p, 'placed', o).toFixed(0)}**`, '', '', '', '']);
+    out.push(table(head, rows));
+  }
+  const x = M.placementCrossover(p);
+  out.push(`Over the whole route mix, the worker at the edge is as fast as placed near the database from **${x ? users(x) : 'never (up to 100 M)'} users** on (model as given).`);
+  return out.join('\n\n');
 }
 
 function regionTable(p) {
   const candidates = Object.keys(p.rttToRegionMs.value);
+  const o = (c, u) => ({ users: u, neonRegion: c });
   return table(
-    ['Neon region', 'list, mean ms', 'list, worst region ms', 'create, mean ms'],
+    ['Neon region', 'list, mean ms (10 k users / 10 M)', 'list, worst region ms (10 M)', 'route mix, mean ms (10 M)'],
     candidates.map((c) => [
       c + (c === p.neonRegion.value ? ' (model default)' : ''),
-      M.meanLatency(p, 'list', 'edge', c).toFixed(0),
-      Math.max(...REGIONS.map((r) => M.latency(p, r, 'list', 'edge', c))).toFixed(0),
-      M.meanLatency(p, 'create', 'edge', c).toFixed(0),
+      `${M.meanLatency(p, 'list', 'edge', o(c, 1e4)).toFixed(0)} / ${M.meanLatency(p, 'list', 'edge', o(c, 1e7)).toFixed(0)}`,
+      Math.max(...REGIONS.map((r) => M.latency(p, r, 'list', 'edge', o(c, 1e7)))).toFixed(0),
+      M.mixLatency(p, 'edge', o(c, 1e7)).toFixed(0),
     ]),
   );
 }
@@ -123,6 +132,7 @@ function sensitivityTable(p, u) {
     `${fmtN(k.jwksIsolatePerHour)} / ${fmtN(k.jwksTierPerHour)}`,
     `${k.listEdgeMs.toFixed(0)} / ${k.listPlacedMs.toFixed(0)}`,
     `${k.meEdgeMs.toFixed(0)} / ${k.mePlacedMs.toFixed(0)}`,
+    `${k.mixEdgeMs.toFixed(0)} / ${k.mixPlacedMs.toFixed(0)}`,
     k.dbCu.toFixed(2),
     k.workingSetGb.toFixed(1),
     k.idemRowsM.toFixed(1),
@@ -133,7 +143,7 @@ function sensitivityTable(p, u) {
     rows.push(['', `high ${s.range[1]}`, ...f(s.high)]);
   }
   return table(
-    ['assumed parameter', 'value', 'JWKS fetches/h per-isolate / Cache API tier', 'list mean ms edge / placed', '/api/me mean ms edge / placed', 'DB CU (CPU)', 'working set GB', 'idempotency rows M (owner purge)'],
+    ['assumed parameter', 'value', 'JWKS fetches/h per-isolate / Cache API tier', 'list mean ms edge / placed', '/api/me mean ms edge / placed', 'route mix mean ms edge / placed', 'DB CU (CPU)', 'working set GB', 'idempotency rows M (owner purge)'],
     rows,
   );
 }
@@ -154,11 +164,16 @@ export function report(p, validationBench) {
 function plots(p) {
   // Imported here so `--no-write` and the test never load the native renderer.
   return import('./plot.mjs').then(({ barChart, logLogChart, toPng }) => {
+    const lo = { users: 1e4 }, hi = { users: 1e7 };
     const lat = barChart({
       title: `Latency per region, database in ${p.neonRegion.value} (model)`,
       groups: REGIONS,
-      series: ['list, worker at the edge', 'list, worker placed near DB', '/api/me, at the edge', '/api/me, placed near DB'],
-      values: REGIONS.map((r) => [M.latency(p, r, 'list', 'edge'), M.latency(p, r, 'list', 'placed'), M.latency(p, r, 'me', 'edge'), M.latency(p, r, 'me', 'placed')]),
+      series: ['list at edge, 10 k users', 'list placed, 10 k users', 'list at edge, 10 M users', 'list placed, 10 M users', '/api/me at edge', '/api/me placed'],
+      values: REGIONS.map((r) => [
+        M.latency(p, r, 'list', 'edge', lo), M.latency(p, r, 'list', 'placed', lo),
+        M.latency(p, r, 'list', 'edge', hi), M.latency(p, r, 'list', 'placed', hi),
+        M.latency(p, r, 'me', 'edge', hi), M.latency(p, r, 'me', 'placed', hi),
+      ]),
       yLabel: 'ms, frontend to response',
     });
     const xs = [];
