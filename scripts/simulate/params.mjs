@@ -123,7 +123,7 @@ export function defaultParams({ bench = readJson(BENCH_FILE), postgres = readJso
         update: cpu.toggle[0] / 1000,
         delete: cpu.toggle[0] / 1000,
       },
-      unit: 'ms CPU per request (c=1; get/delete/update take the toggle figure)', source: 'measured', basis: benchLabel,
+      unit: 'ms CPU per request (c=1; get/delete/update take the toggle figure)', source: 'measured', basis: benchLabel, date: bench.date,
     },
     // ── database ───────────────────────────────────────────────────────────────
     tasksPerUser: { value: 100, unit: 'tasks', source: 'assumed', range: [20, 1000], basis: 'the issue’s planning figure' },

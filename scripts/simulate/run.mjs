@@ -61,7 +61,10 @@ function mainTable(p) {
       `${fmtN(s.database.idempotency.rowsOwnerPurge)} (${gb(s.database.idempotency.bytesOwnerPurge)}) / ${fmtN(s.database.idempotency.rowsGlobalPurge)}`,
     ];
   });
-  return table(
+  const c = M.workersCost(p, 1e6);
+  const note = `Workers cost per million requests beyond the included ones: $${p.workersPrice.value.usdPerMillionRequests.toFixed(2)} for the requests + ` +
+    `$${c.cpuUsdPerMillionRequests.toFixed(3)} for CPU (${c.cpuMsPerRequest.toFixed(2)} ms per request over the route mix, measured ${p.cpuMsPerRoute.date}).`;
+  return note + '\n\n' + table(
     ['users', 'peak req/s', 'Workers req/month · $/month', 'isolates alive', 'JWKS fetches/h: per-isolate (= workers.dev) / Cache API tier', 'DB peak tx/s / statements/s', 'DB CPU in CU at 60 %', 'tasks table+indexes / working set', 'list execution (extrapolated)', 'idempotency rows: owner purge (size) / + daily global purge'],
     rows,
   );

@@ -70,7 +70,7 @@ export function compare(p, vb) {
       model: model.toFixed(0),
       measured: measured.toFixed(0),
       agree: Math.abs(ratio - 1) <= 0.2,
-      why: `ratio ${ratio.toFixed(2)}; the model's input is the ${p.cpuMsPerRoute.basis.split(',')[1]?.trim() ?? 'recorded'} run`,
+      why: `ratio ${ratio.toFixed(2)}; the model's input is the ${p.cpuMsPerRoute.date} run`,
     });
   }
   const mixCpu = (cpu) => Object.entries(p.routeMix.value).reduce((a, [r, s]) => a + s * cpu[r], 0);
@@ -135,7 +135,7 @@ export function compare(p, vb) {
 
 export function validation(p, vb) {
   const rows = compare(p, vb);
-  const head = `Bench run ${vb.date} (${vb.machine}, \`${vb.command}\`) against the model, whose measured inputs come from the run of ${p.cpuMsPerRoute.basis.split(',')[1]?.trim()}.\n\n`;
+  const head = `Bench run ${vb.date} (${vb.machine}, \`${vb.command}\`) against the model, whose measured inputs come from the run of ${p.cpuMsPerRoute.date}.\n\n`;
   return head + [
     '| figure | model | measured | agree? | note |',
     '|---|---|---|---|---|',
