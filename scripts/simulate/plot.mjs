@@ -13,9 +13,9 @@ function frame(width, height, title, body) {
 ${body}</svg>`;
 }
 
-function legend(x, y, labels) {
+function legend(x, y, labels, colors = COLORS) {
   return labels
-    .map((l, i) => `<rect x="${x}" y="${y + i * 18}" width="12" height="12" fill="${COLORS[i]}"/>` +
+    .map((l, i) => (colors[i] ? `<rect x="${x}" y="${y + i * 18}" width="12" height="12" fill="${colors[i]}"/>` : '') +
       `<text x="${x + 18}" y="${y + i * 18 + 11}" font-size="12">${esc(l)}</text>`)
     .join('\n');
 }
@@ -53,7 +53,9 @@ export function logLogChart({ title, xs, series, values, xLabel, yLabel }) {
   const W = 900, H = 460, left = 80, right = 230, top = 50, bottom = 70;
   const plotW = W - left - right, plotH = H - top - bottom;
   const lx = xs.map(Math.log10);
-  const ally = values.flat().filter((v) => v > 0);
+  // A null series is a legend line continuing the previous label.
+  const colors = values.map((v, i) => (v ? ['#1f77b4', '#ff7f0e'][values.slice(0, i).filter(Boolean).length] : null));
+  const ally = values.filter(Boolean).flat().filter((v) => v > 0);
   const [y0, y1] = [Math.floor(Math.log10(Math.min(...ally))), Math.ceil(Math.log10(Math.max(...ally)))];
   const [x0, x1] = [Math.floor(Math.min(...lx)), Math.ceil(Math.max(...lx))];
   const X = (v) => left + ((Math.log10(v) - x0) / (x1 - x0)) * plotW;
@@ -69,14 +71,15 @@ export function logLogChart({ title, xs, series, values, xLabel, yLabel }) {
       `<text x="${X(10 ** e)}" y="${top + plotH + 18}" font-size="11" text-anchor="middle">${fmt(e)}</text>\n`;
   }
   values.forEach((ys, si) => {
+    if (!ys) return;
     const d = ys.map((v, i) => `${i ? 'L' : 'M'}${X(xs[i]).toFixed(1)},${Y(Math.max(v, 10 ** y0)).toFixed(1)}`).join(' ');
-    body += `<path d="${d}" fill="none" stroke="${COLORS[si]}" stroke-width="2.5"/>\n`;
+    body += `<path d="${d}" fill="none" stroke="${colors[si]}" stroke-width="2.5"/>\n`;
   });
   body += `<line x1="${left}" x2="${left}" y1="${top}" y2="${top + plotH}" stroke="#333"/>`;
   body += `<line x1="${left}" x2="${left + plotW}" y1="${top + plotH}" y2="${top + plotH}" stroke="#333"/>`;
   body += `<text x="${left + plotW / 2}" y="${H - 25}" font-size="12" text-anchor="middle">${esc(xLabel)}</text>`;
   body += `<text transform="translate(18 ${top + plotH / 2}) rotate(-90)" font-size="12" text-anchor="middle">${esc(yLabel)}</text>`;
-  body += legend(left + plotW + 15, top + 10, series);
+  body += legend(left + plotW + 15, top + 10, series, colors);
   return frame(W, H, title, body);
 }
 

@@ -185,8 +185,8 @@ function plots(p) {
     const jw = logLogChart({
       title: 'JWKS fetches per hour reaching the Better Auth issuer (model)',
       xs,
-      series: ['per-isolate cache only', '(= *.workers.dev)', 'with the Cache API tier'],
-      values: [j.map((x) => x.perIsolateCachePerHour), j.map((x) => x.workersDevPerHour), j.map((x) => x.cacheApiTierPerHour)],
+      series: ['per-isolate cache only', '(also any *.workers.dev', ' deployment)', 'Cache API tier', '(custom domain)'],
+      values: [j.map((x) => x.workersDevPerHour), null, null, j.map((x) => x.cacheApiTierPerHour), null],
       xLabel: 'registered users',
       yLabel: 'fetches per hour',
     });
