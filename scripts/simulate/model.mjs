@@ -284,6 +284,7 @@ export function keyFigures(p, users) {
     mePlacedMs: meanLatency(p, 'me', 'placed', o),
     mixEdgeMs: mixLatency(p, 'edge', o),
     mixPlacedMs: mixLatency(p, 'placed', o),
+    crossoverUsers: placementCrossover(p),
     dbCu: s.database.cu,
     workingSetGb: s.database.workingSetBytes / 1e9,
     idemRowsM: s.database.idempotency.rowsOwnerPurge / 1e6,

@@ -49,7 +49,7 @@ export function defaultParams({ bench = readJson(BENCH_FILE), postgres = readJso
     locationsPerRegion: {
       value: { 'North America': 50, Europe: 60, Asia: 70, 'South America': 25, Oceania: 10, Africa: 25 },
       unit: 'Cloudflare locations that receive this API traffic', source: 'assumed', range: [0.5, 1.5],
-      basis: 'Cloudflare runs >300 cities; fewer carry a given zone’s traffic. Range: factor on every count',
+      basis: 'not every Cloudflare location carries a given zone’s traffic; the counts are a guess. Range: factor on every count',
     },
     // ── isolates (not published by Cloudflare) ──────────────────────────────────
     machinesPerLocation: {
@@ -67,7 +67,7 @@ export function defaultParams({ bench = readJson(BENCH_FILE), postgres = readJso
     // ── JWKS (the product’s real parameters, SPEC §5.6 / src/auth/jwks.rs) ─────
     jwksFreshSeconds: {
       value: 600, unit: 's', source: 'documented',
-      basis: 'SPEC §5.6 default when the JWKS has no Cache-Control — Better Auth sends none (src/auth/jwks.rs DEFAULT_FRESH_MS)',
+      basis: 'the product’s own setting: SPEC §5.6 default when the JWKS has no Cache-Control, which Better Auth does not send (src/auth/jwks.rs DEFAULT_FRESH_MS)',
     },
     jwksFetchSeconds: {
       value: 0.15, unit: 's from cache miss to keys (issuer round trip + import)', source: 'assumed', range: [0.02, 0.5],

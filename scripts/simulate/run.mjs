@@ -136,6 +136,7 @@ function sensitivityTable(p, u) {
     `${k.listEdgeMs.toFixed(0)} / ${k.listPlacedMs.toFixed(0)}`,
     `${k.meEdgeMs.toFixed(0)} / ${k.mePlacedMs.toFixed(0)}`,
     `${k.mixEdgeMs.toFixed(0)} / ${k.mixPlacedMs.toFixed(0)}`,
+    k.crossoverUsers ? fmtN(k.crossoverUsers) : 'never',
     k.dbCu.toFixed(2),
     k.workingSetGb.toFixed(1),
     k.idemRowsM.toFixed(1),
@@ -146,7 +147,7 @@ function sensitivityTable(p, u) {
     rows.push(['', `high ${s.range[1]}`, ...f(s.high)]);
   }
   return table(
-    ['assumed parameter', 'value', 'JWKS fetches/h per-isolate / Cache API tier', 'list mean ms edge / placed', '/api/me mean ms edge / placed', 'route mix mean ms edge / placed', 'DB CU (CPU)', 'working set GB', 'idempotency rows M (owner purge)'],
+    ['assumed parameter', 'value', 'JWKS fetches/h per-isolate / Cache API tier', 'list mean ms edge / placed', '/api/me mean ms edge / placed', 'route mix mean ms edge / placed', 'edge as fast as placed from … users', 'DB CU (CPU)', 'working set GB', 'idempotency rows M (owner purge)'],
     rows,
   );
 }
