@@ -120,9 +120,11 @@ function dbTable(p) {
       cases,
     ];
   });
+  const last = pgm.levels[pgm.levels.length - 1];
+  const heapPerRow = last.bytes.tasks / last.rows;
   for (const u of [1e6, 1e7]) {
     const d = M.database(p, u);
-    rows.push([`${users(u)} (extrapolated)`, fmtN(d.rows), '', gb(d.tableBytes), `${d.listExecMs.toFixed(3)}`, `${d.listBuffers}`, '', '', '']);
+    rows.push([`${users(u)} (extrapolated)`, fmtN(d.rows), gb(d.rows * heapPerRow), gb(d.tableBytes - d.rows * heapPerRow), `${d.listExecMs.toFixed(3)}`, `${d.listBuffers}`, '', '', '']);
   }
   return table(
     ['users', 'rows', 'heap', 'indexes', 'list execution / planning ms (p50)', 'buffers', 'transaction with RLS prefix / without, ms (loopback)', 'idempotency purge ms', 'other list shapes, execution ms p50'],
