@@ -197,17 +197,24 @@ function nextLink(res) {
   return match ? match[1] : null;
 }
 
+let listRequests = 0; // only the latest list request may draw the list
+
 async function loadTasks({ quiet = false, more = false } = {}) {
+  const mine = ++listRequests;
   const res = await call(more ? nextPage : listQuery(), {}, { isList: true });
+  // Two quick filter changes send two requests whose answers may arrive out of order.
+  if (mine !== listRequests) return true;
   if (!res) {
     $('list-status').textContent = 'The list could not be loaded.';
-    return;
+    return false;
   }
   const page = await res.json();
+  if (mine !== listRequests) return true;
   tasks = more ? tasks.concat(page) : page;
   nextPage = nextLink(res);
   render();
   if (!quiet && !more) say(`${tasks.length} task${tasks.length === 1 ? '' : 's'} shown.`);
+  return true;
 }
 
 /** If-Match for a write, when the task carries a version (the API adds it). */
@@ -303,8 +310,9 @@ function editForm(task) {
     const res = await call(`/api/tasks/${id}`, { method: 'PATCH', headers: { ...JSON_HEADERS, ...conditional(task) }, body }, { form });
     if (!res) return;
     editing = null;
-    say(`Saved “${(await res.json()).title}”.`);
-    await loadTasks({ quiet: true });
+    const saved = await res.json();
+    // Announced once the list shows it.
+    if (await loadTasks({ quiet: true })) say(`Saved “${saved.title}”.`);
   });
   return form;
 }
@@ -314,15 +322,13 @@ async function toggle(task) {
   const res = await call(`/api/tasks/${task.id}/complete`, { method: 'PATCH', headers: { ...JSON_HEADERS, ...conditional(task) }, body });
   if (!res) return;
   const updated = await res.json();
-  say(`“${updated.title}” is now ${updated.completed ? 'done' : 'to do'}.`);
-  await loadTasks({ quiet: true });
+  if (await loadTasks({ quiet: true })) say(`“${updated.title}” is now ${updated.completed ? 'done' : 'to do'}.`);
 }
 
 async function remove(task) {
   const res = await call(`/api/tasks/${task.id}`, { method: 'DELETE', headers: conditional(task) });
   if (!res) return;
-  say(`Deleted “${task.title}”.`);
-  await loadTasks({ quiet: true });
+  if (await loadTasks({ quiet: true })) say(`Deleted “${task.title}”.`);
 }
 
 $('new-task').addEventListener('submit', async (e) => {
@@ -334,9 +340,8 @@ $('new-task').addEventListener('submit', async (e) => {
   if (!res) return;
   const created = await res.json();
   form.reset();
-  say(`Added “${created.title}”.`);
   $('new-title').focus();
-  await loadTasks({ quiet: true });
+  if (await loadTasks({ quiet: true })) say(`Added “${created.title}”.`);
 });
 
 $('filters').addEventListener('submit', (e) => {
