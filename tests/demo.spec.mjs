@@ -11,7 +11,7 @@
 // a message, without it. Screenshots go to .scratch/demo/ (git-ignored);
 // UPDATE_DOCS_SCREENSHOT=1 also rewrites docs/demo.png.
 
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep, stackBindings, startLocalStack, startSqlDouble, startWorker, taskDb } from './harness.mjs';
@@ -24,6 +24,13 @@ const ARTIFACTS = join(ROOT_DIR, '.scratch', 'demo');
 if (!chromiumInstalled()) {
   console.warn(`demo.spec: ${CHROMIUM_PATH} is missing, browser tests skipped (run scripts/bootstrap.sh as root)`);
 }
+
+it('docs/frontend.md shows the demo\'s client module exactly as it ships', () => {
+  const module = readFileSync(join(ROOT_DIR, 'local', 'demo', 'auth.mjs'), 'utf8');
+  const doc = readFileSync(join(ROOT_DIR, 'docs', 'frontend.md'), 'utf8');
+  const fence = '`'.repeat(3);
+  expect(doc).toContain(`\n${fence}js\n${module}${fence}\n`);
+});
 
 describe.skipIf(!chromiumInstalled())('the demo page in Chromium', () => {
   let stack;
