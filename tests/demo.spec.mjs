@@ -146,6 +146,10 @@ describe.skipIf(!chromiumInstalled())('the demo page in Chromium', () => {
     await a.page.getByRole('button', { name: 'Mark as done: Write report' }).focus();
     await a.page.keyboard.press('Space');
     await a.page.getByRole('button', { name: 'Mark as to do: Write report' }).waitFor();
+    // The redrawn list keeps the keyboard focus on that task's button.
+    await expect
+      .poll(() => a.page.evaluate(() => document.activeElement?.getAttribute('aria-label')))
+      .toBe('Mark as to do: Write report');
 
     await a.page.getByRole('button', { name: 'Delete: Call the plumber' }).click();
     await a.page.getByRole('status').filter({ hasText: 'Deleted “Call the plumber”' }).waitFor();

@@ -89,6 +89,7 @@ async function call(path, init = {}, { form, isList = false } = {}) {
   } catch (err) {
     if (err instanceof SignedOutError) return signedOutElsewhere();
     say('Could not reach the task service. Check your connection and try again.', 'error');
+    if (!isList) await loadTasks({ quiet: true });
     return null;
   }
   if (res.ok) {
@@ -226,16 +227,26 @@ const JSON_HEADERS = { 'Content-Type': 'application/json' };
 
 function render() {
   const list = $('tasks');
+  // Redrawing replaces the buttons: keep keyboard focus on the same action of the
+  // same task, or on the list's heading when that task is gone.
+  const focused = list.contains(document.activeElement) ? document.activeElement : null;
+  const focusedTask = focused?.closest('li')?.dataset.id;
+  const focusedAction = focused?.dataset.action ?? 'edit'; // inside an edit form: its Edit button
   list.replaceChildren(...tasks.map(renderTask));
+  if (focused && editing === null) {
+    const again = list.querySelector(`li[data-id="${focusedTask}"] [data-action="${focusedAction}"]`);
+    (again ?? $('tasks-heading')).focus();
+  }
   $('load-more').hidden = !nextPage;
   $('list-status').textContent = tasks.length
     ? `${tasks.length} task${tasks.length === 1 ? '' : 's'} shown${nextPage ? '; more to load' : ''}.`
     : 'No tasks match.';
 }
 
-function button(text, label, onClick) {
+function button(action, text, label, onClick) {
   const b = document.createElement('button');
   b.type = 'button';
+  b.dataset.action = action;
   b.textContent = text;
   if (label) b.setAttribute('aria-label', label);
   b.addEventListener('click', onClick);
@@ -265,13 +276,13 @@ function renderTask(task) {
   const actions = document.createElement('div');
   actions.className = 'actions';
   actions.append(
-    button(task.completed ? 'Mark as to do' : 'Mark as done', `${task.completed ? 'Mark as to do' : 'Mark as done'}: ${task.title}`, () => toggle(task)),
-    button('Edit', `Edit: ${task.title}`, () => {
+    button('toggle', task.completed ? 'Mark as to do' : 'Mark as done', `${task.completed ? 'Mark as to do' : 'Mark as done'}: ${task.title}`, () => toggle(task)),
+    button('edit', 'Edit', `Edit: ${task.title}`, () => {
       editing = task.id;
       render();
       $(`edit-title-${task.id}`).focus();
     }),
-    button('Delete', `Delete: ${task.title}`, () => remove(task)),
+    button('delete', 'Delete', `Delete: ${task.title}`, () => remove(task)),
   );
   li.append(actions);
   return li;
