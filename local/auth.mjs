@@ -13,29 +13,47 @@ export const JWT_ALGORITHMS = ['EdDSA', 'ES256', 'ES512', 'RS256', 'PS256'];
 
 /**
  * @param {{ baseURL: string, backend: { authPool(): object }, jwtAlg?: string, secret: string,
+ *           jwtExpirationSeconds?: number, trustedOrigins?: string[],
  *           log?: (line: string) => void }} options
  *   secret: signs session cookies and encrypts the stored signing keys (required; the
- *   stack makes a random one).
+ *   stack makes a random one). jwtExpirationSeconds: the tokens' lifetime (the JWT
+ *   plugin's `expirationTime`; its default is 15 minutes). trustedOrigins: more
+ *   origins than baseURL's from which browsers may sign in (the demo page under
+ *   another loopback name).
  * @returns {Promise<{ auth: object, handler: (req, res) => Promise<void>, issuer: string, audience: string }>}
  */
-export async function createAuth({ baseURL, backend, jwtAlg = 'EdDSA', secret, log = (line) => console.log(line) }) {
+export async function createAuth({
+  baseURL,
+  backend,
+  jwtAlg = 'EdDSA',
+  secret,
+  jwtExpirationSeconds,
+  trustedOrigins = [],
+  log = (line) => console.log(line),
+}) {
   if (typeof secret !== 'string' || secret === '') throw new Error('createAuth needs a secret');
   if (!JWT_ALGORITHMS.includes(jwtAlg)) {
     throw new Error(`unsupported JWT algorithm ${JSON.stringify(jwtAlg)}; use one of ${JWT_ALGORITHMS.join(', ')}`);
   }
   const keyPairConfig = jwtAlg === 'EdDSA' ? { alg: 'EdDSA', crv: 'Ed25519' } : { alg: jwtAlg };
+  if (jwtExpirationSeconds !== undefined && !(Number.isInteger(jwtExpirationSeconds) && jwtExpirationSeconds > 0)) {
+    throw new Error('jwtExpirationSeconds must be a positive whole number of seconds');
+  }
+  // A string: the plugin reads a number as an absolute `exp`, not a lifetime.
+  const jwtOptions = jwtExpirationSeconds ? { expirationTime: `${jwtExpirationSeconds}s` } : {};
 
   const auth = betterAuth({
     baseURL,
     secret,
     database: backend.authPool(),
     emailAndPassword: { enabled: true },
+    trustedOrigins,
     // Test suites sign up many users from one address in quick succession.
     rateLimit: { enabled: false },
     telemetry: { enabled: false },
     // Expected failures (wrong passwords in tests) would otherwise print warnings.
     logger: { level: 'error' },
-    plugins: [jwt({ jwks: { keyPairConfig } })],
+    plugins: [jwt({ jwks: { keyPairConfig }, jwt: jwtOptions })],
   });
 
   const { runMigrations } = await getMigrations(auth.options);

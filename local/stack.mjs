@@ -4,6 +4,7 @@
 //   POST /sql          Neon's SQL-over-HTTP protocol
 //   /api/auth/*        Better Auth (JWKS at /api/auth/jwks, JWT at /api/auth/token)
 //   GET /local/stats   request counters, for tests and benchmarks
+//   GET /, /demo/*     the demo page (local/demo/), when asked for with `demo`
 //
 // Local only; never deployed. Whoever reaches /sql can run any SQL on the database
 // (Better Auth's users, sessions and signing keys included), so by default the stack
@@ -20,6 +21,7 @@ import { createSqlEndpoint, sendJson } from './sql-endpoint.mjs';
 import { createAuth } from './auth.mjs';
 import { applyMigrations, backendExecutor, loadMigrations } from './migrations.mjs';
 import { loadOrCreateSecret, randomSecret } from './secret.mjs';
+import { createDemoHandler } from './demo/serve.mjs';
 
 export const DEFAULT_PORT = 4444;
 
@@ -82,6 +84,7 @@ const DEFAULT_MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..
  *   secret?: string, secretFile?: string, connectionString?: string,
  *   unsafeExpose?: boolean, allowedHosts?: string[], migrate?: boolean,
  *   migrationsDir?: string, log?: (line: string) => void, warn?: (line: string) => void,
+ *   jwtExpirationSeconds?: number, demo?: { workerUrl: string | (() => string) },
  * }} [options]
  *   port 0 picks a free port. No databaseUrl → PGlite in dataDir (in memory without
  *   one). adminDatabaseUrl: a superuser's URL of the same database, only for
@@ -91,7 +94,11 @@ const DEFAULT_MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..
  *   `secretFile` (created on first use), else random for this process.
  *   connectionString: when set, /sql refuses any other Neon-Connection-String.
  *   host must be loopback unless unsafeExpose. allowedHosts: more names accepted in
- *   the Host header (besides loopback names and host).
+ *   the Host header (besides loopback names and host). jwtExpirationSeconds: the
+ *   tokens' lifetime (Better Auth's default, 15 minutes, when absent). demo: serve the
+ *   demo page (local/demo/) at `/`, calling the worker at `workerUrl` (a function is
+ *   asked per page load). Browsers may sign in from `http://127.0.0.1:<port>` and
+ *   `http://localhost:<port>` as well as from baseURL.
  * @returns {Promise<{ url: string, sqlUrl: string, jwksUrl: string, issuer: string,
  *   audience: string, stats: { sql: number, jwks: number, auth: number },
  *   backend: object, close(): Promise<void> }>}
@@ -111,6 +118,8 @@ export async function startStack({
   allowedHosts = [],
   migrate = true,
   migrationsDir = DEFAULT_MIGRATIONS_DIR,
+  jwtExpirationSeconds,
+  demo,
   log = (line) => console.log(line),
   warn = (line) => console.warn(line),
 } = {}) {
@@ -134,6 +143,8 @@ export async function startStack({
     const stats = { sql: 0, jwks: 0, auth: 0 };
     const handleSql = createSqlEndpoint({ backend, stats, connectionString });
     let handleAuth = null; // set once Better Auth knows its base URL (after listen)
+    // Bundled before listening, so the page is never asked for before its script exists.
+    const handleDemo = demo ? await createDemoHandler(demo) : null;
     let allowedHostValues = null; // set once the port is known (after listen)
 
     server = http.createServer((req, res) => {
@@ -161,6 +172,7 @@ export async function startStack({
         if (!handleAuth) return sendJson(res, 503, { error: 'starting' }, { 'Retry-After': '1' });
         return handleAuth(req, res);
       }
+      if (handleDemo?.(req, res)) return;
       if (path === '/local/stats') {
         if (req.method !== 'GET') return sendJson(res, 405, { error: 'method not allowed' }, { Allow: 'GET' });
         return sendJson(res, 200, { ...stats });
@@ -187,7 +199,17 @@ export async function startStack({
     // this machine reaches the stack on loopback.
     const reachable = { '0.0.0.0': '127.0.0.1', '::': '::1', '::0': '::1' }[host] ?? host;
     const url = `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${server.address().port}`;
-    const auth = await createAuth({ baseURL: baseURL ?? url, backend, jwtAlg, secret, log });
+    const boundPort = server.address().port;
+    const auth = await createAuth({
+      baseURL: baseURL ?? url,
+      backend,
+      jwtAlg,
+      secret,
+      jwtExpirationSeconds,
+      // The page may be opened under either loopback name; each is its own origin.
+      trustedOrigins: [`http://127.0.0.1:${boundPort}`, `http://localhost:${boundPort}`],
+      log,
+    });
     handleAuth = auth.handler;
 
     let closing = null;

@@ -41,3 +41,17 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   say "installing npm packages"
   npm ci --no-audit --no-fund
 fi
+
+# The browser test (tests/demo.spec.mjs) drives Debian's Chromium through
+# playwright-core; Playwright's own browser download cannot reach its host from here.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    say "installing Debian's chromium for the browser test (once)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    say "skipping Chromium: /usr/bin/chromium is missing and installing it needs root."
+    say "  run: sudo apt-get update && sudo apt-get install -y chromium"
+    say "  (tests/demo.spec.mjs is skipped until then)"
+  fi
+fi

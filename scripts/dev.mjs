@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // `npm run dev` (after bootstrap and build): the local stack (SQL-over-HTTP endpoint +
-// Better Auth, see local/) in this process, and `wrangler dev` pointed at it.
+// Better Auth + the demo page, see local/) in this process, and `wrangler dev` pointed
+// at it.
 //
 //   WORKER_PORT        default 8787
 //   LOCAL_STACK_PORT   default 4444
 //   DATABASE_URL       a PostgreSQL server for the local stack; else PGlite in .local-data/
 //   AUTH_JWT_ALG       signing algorithm of the local Better Auth (EdDSA by default)
 //   BETTER_AUTH_SECRET Better Auth's secret; else a random one kept in .local-data/
+//   CORS_ALLOWED_ORIGINS  more origins for the worker (comma-separated), besides the
+//                      demo page's http://127.0.0.1:<stack port> and http://localhost:<stack port>
 //
 // The stack listens on loopback only. The worker gets a connection string made up for
 // this run, and the stack's /sql accepts no other: something else on this machine
@@ -54,6 +57,7 @@ function printFlow(stackUrl, workerUrl) {
   const jar = join('.local-data', 'cookies.txt');
   console.log(`
 Ready.
+  demo page     ${stackUrl}/        (open it in a browser: sign up, then add tasks)
   worker        ${workerUrl}        (GET /health, /api/me, /api/tasks …)
   local stack   ${stackUrl}        (SQL at /sql, Better Auth at /api/auth/*, JWKS at /api/auth/jwks)
 
@@ -105,6 +109,7 @@ async function main() {
   // The worker's connection string only has to look like Neon's: the local endpoint
   // uses its own database. A real DATABASE_URL is never handed to wrangler here.
   const workerConnectionString = `postgresql://dev:${randomBytes(24).toString('base64url')}@localhost/dev`;
+  const workerUrl = `http://${HOST}:${workerPort}`;
   const stack = await startStack({
     host: HOST,
     port: stackPort,
@@ -114,7 +119,14 @@ async function main() {
     secret: process.env.BETTER_AUTH_SECRET || undefined,
     secretFile: join(ROOT, '.local-data', 'better-auth-secret'),
     connectionString: workerConnectionString,
+    demo: { workerUrl },
   });
+
+  // The demo page is served by the stack under either loopback name; each is an origin.
+  const corsOrigins = [`http://127.0.0.1:${stackPort}`, `http://localhost:${stackPort}`];
+  for (const origin of (process.env.CORS_ALLOWED_ORIGINS ?? '').split(',')) {
+    if (origin.trim() && !corsOrigins.includes(origin.trim())) corsOrigins.push(origin.trim());
+  }
 
   const vars = {
     AUTH_ISSUER: stack.issuer,
@@ -122,7 +134,7 @@ async function main() {
     AUTH_JWKS_URL: stack.jwksUrl,
     NEON_SQL_ENDPOINT: stack.sqlUrl,
     DATABASE_URL: workerConnectionString,
-    CORS_ALLOWED_ORIGINS: process.env.CORS_ALLOWED_ORIGINS ?? 'http://localhost:3000',
+    CORS_ALLOWED_ORIGINS: corsOrigins.join(','),
   };
   const wranglerBin = createRequire(import.meta.url).resolve('wrangler/bin/wrangler.js');
   const args = [wranglerBin, 'dev', '--config', writeDevConfig(), '--ip', HOST, '--port', String(workerPort)];
@@ -154,7 +166,6 @@ async function main() {
   process.on('SIGTERM', () => void stop(0));
   wrangler.on('exit', (code) => void stop(code ?? 1));
 
-  const workerUrl = `http://${HOST}:${workerPort}`;
   try {
     await waitForHealth(`${workerUrl}/health`, wrangler);
   } catch (err) {
