@@ -204,6 +204,8 @@ describe.skipIf(!chromiumInstalled())('the demo page in Chromium', () => {
     await expect.poll(() => b.page.locator('#list-status').textContent()).toBe('No tasks match.');
     await b.page.getByLabel('Search').fill('milk');
     await b.page.getByLabel('Search').press('Enter');
+    // "No tasks match." is already shown before the search answers: wait for the answer.
+    await expect.poll(() => b.watch.workerReplies.some((r) => r.path.includes('q=milk') && r.status === 200)).toBe(true);
     await expect.poll(() => b.page.locator('#list-status').textContent()).toBe('No tasks match.');
     expect(await shownTitles(b.page)).toEqual([]);
 
@@ -320,11 +322,75 @@ describe.skipIf(!chromiumInstalled())('the demo page in Chromium', () => {
     expect(await taskDb(stack).query("SELECT count(*)::int AS n FROM tasks WHERE title = 'After sign-out'")).toEqual([{ n: 0 }]);
   });
 
-  // Needs If-Match (task `version`, 412 with the current ETag) in the worker: edit a
-  // task in tab 1, then save a stale edit of it in tab 2 → the 412 message and a re-read list.
-  it.todo('412: an edit of a task changed in another tab is refused and explained');
-  // Needs TASKS_PER_USER_MAX in the worker: with a quota of 1, a second create → the 409 message.
-  it.todo('409: a create beyond the task quota is explained');
-  // Needs WRITE_LIMITER in the worker (a Miniflare ratelimits binding): writes past the limit → the 429 message with Retry-After.
-  it.todo('429: too many writes are explained with the wait from Retry-After');
+  it('412: an edit of a task changed in another tab is refused, explained, and the current version shown', async () => {
+    const first = await openPage();
+    await signUp(first.page, 'Gus');
+    await addTask(first.page, 'Shared draft');
+    const second = await openPage(first.context);
+    await expect.poll(() => shownTitles(second.page)).toEqual(['Shared draft']);
+
+    await first.page.getByRole('button', { name: 'Edit: Shared draft' }).click();
+    const edit = first.page.getByRole('form', { name: 'Edit task: Shared draft' });
+    await edit.getByLabel('Title').fill('Edited in tab one');
+    await edit.getByLabel('Title').press('Enter');
+    await first.page.getByRole('status').filter({ hasText: 'Saved “Edited in tab one”' }).waitFor();
+
+    // The second tab still shows version 1 and sends If-Match: "1".
+    await second.page.getByRole('button', { name: 'Edit: Shared draft' }).click();
+    const stale = second.page.getByRole('form', { name: 'Edit task: Shared draft' });
+    await stale.getByLabel('Title').fill('Edited in tab two');
+    await stale.getByLabel('Title').press('Enter');
+    await alertSays(second.page, /changed somewhere else after you loaded it/);
+    await expect.poll(() => shownTitles(second.page)).toEqual(['Edited in tab one']);
+    expect(second.watch.unexpectedErrors([412])).toEqual([]);
+    expect(await taskDb(stack).query("SELECT count(*)::int AS n FROM tasks WHERE title = 'Edited in tab two'")).toEqual([{ n: 0 }]);
+  });
+
+  /** Points newly opened pages at a worker started with `extra` bindings and options. */
+  async function withWorker(extra, options, body) {
+    const other = await startWorker(
+      stackBindings(stack, {
+        NEON_SQL_ENDPOINT: sqlDouble.url,
+        AUTH_CLOCK_SKEW_SECONDS: '0',
+        CORS_ALLOWED_ORIGINS: [stack.url, stack.url.replace('127.0.0.1', 'localhost')].join(','),
+        ...extra,
+      }),
+      options,
+    );
+    const previous = workerOrigin;
+    workerOrigin = (await other.mf.ready).origin;
+    try {
+      await body();
+    } finally {
+      workerOrigin = previous;
+      await other.close();
+    }
+  }
+
+  it('409: a create beyond the task quota is explained', async () => {
+    await withWorker({ TASKS_PER_USER_MAX: '1' }, {}, async () => {
+      const h = await openPage();
+      await signUp(h.page, 'Hal');
+      await addTask(h.page, 'The only one');
+      await newTitle(h.page).fill('One too many');
+      await h.page.getByRole('button', { name: 'Add task' }).click();
+      await alertSays(h.page, /^You already have 1 tasks, the most one user may hold; delete some first\.$/);
+      expect(await shownTitles(h.page)).toEqual(['The only one']);
+      expect(h.watch.unexpectedErrors([409])).toEqual([]);
+    });
+  });
+
+  it('429: too many writes are explained with the wait from Retry-After', async () => {
+    await withWorker({ WRITE_LIMIT_PERIOD_SECONDS: '60' }, { ratelimits: { WRITE_LIMITER: { simple: { limit: 2, period: 60 } } } }, async () => {
+      const i = await openPage();
+      await signUp(i.page, 'Ivy');
+      await addTask(i.page, 'First');
+      await addTask(i.page, 'Second');
+      await newTitle(i.page).fill('Third');
+      await i.page.getByRole('button', { name: 'Add task' }).click();
+      await alertSays(i.page, /^You are making changes too quickly\. Please wait 60 seconds and try again\.$/);
+      expect(await shownTitles(i.page)).toEqual(['Second', 'First']);
+      expect(i.watch.unexpectedErrors([429])).toEqual([]);
+    });
+  });
 });

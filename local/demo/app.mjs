@@ -46,7 +46,8 @@ function explain(res, problem) {
     case 404:
       return 'That task no longer exists — it may have been deleted in another tab. The list has been refreshed.';
     case 409:
-      return `You cannot add more tasks: ${problem?.detail ?? 'you have reached the limit'}. Delete some first.`;
+      // The worker's detail says it in plain words, with the limit.
+      return problem?.detail ?? 'You cannot add more tasks: you have reached the limit. Delete some first.';
     case 412:
       return 'This task was changed somewhere else after you loaded it. The list now shows the current version; please make your change again.';
     case 413:
@@ -104,6 +105,9 @@ async function call(path, init = {}, { form, isList = false } = {}) {
   }
   say(explain(res, problem), 'error');
   if (form && res.status === 422) markFields(form, problem);
+  // The task changed or vanished elsewhere: close its editor so the person sees the
+  // server's current version (the message asks them to make their change again).
+  if (res.status === 412 || res.status === 404) editing = null;
   if (!isList) await loadTasks({ quiet: true });
   return null;
 }
