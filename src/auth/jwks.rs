@@ -30,6 +30,8 @@ pub const COOLDOWN_MS: f64 = 30.0 * SECOND_MS;
 /// Deadline and size cap of one JWKS fetch.
 pub const FETCH_TIMEOUT_MS: u64 = 5_000;
 pub const MAX_JWKS_BYTES: usize = 64 * 1024;
+/// Deadline of one shared-tier read (a local Cache API read takes milliseconds).
+pub const SHARED_LOOKUP_TIMEOUT_MS: u64 = 1_000;
 /// `Retry-After` when no keys can be had and no failure is being remembered.
 pub const RETRY_AFTER_SECONDS: u32 = 5;
 /// How long a failed fetch is remembered while no keys are held: requests in that
