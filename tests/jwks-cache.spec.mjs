@@ -322,6 +322,11 @@ describe.runIf(MEASURE)("measurement: a fresh isolate's first /api/me, warm vs c
           if (kind === 'warm') {
             expectUserId(await me(pair.a, await mintToken(key, { sub: 'a' })), 'a');
             await pair.waitForEntry(server.url);
+          } else {
+            // The same process-level warm-up without filling the tier: workerd has
+            // served a request and the Cache API's store is running.
+            expect((await pair.a.fetch('/health')).status).toBe(200);
+            expect(await pair.entry(server.url)).toBeNull();
           }
           const token = await mintToken(key, { sub: 'b' });
           const started = performance.now();
