@@ -19,7 +19,7 @@ use std::time::Duration;
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use web_sys::Request;
-use worker::{ByteStream, Env};
+use worker::{ByteStream, Context, Env};
 
 use crate::api::headers::{self, Timing};
 use crate::api::routes::{self, path_of, query_of, resolve, Op, RouteError};
@@ -77,7 +77,7 @@ fn load_state(env: &Env) -> Result<Rc<AppState>, ApiError> {
     })
 }
 
-pub async fn handle(req: Request, env: Env) -> worker::Result<web_sys::Response> {
+pub async fn handle(req: Request, env: Env, ctx: &Context) -> worker::Result<web_sys::Response> {
     let started = js_sys::Date::now();
     let method = req.method();
     let url = req.url();
@@ -104,7 +104,7 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<web_sys::Response>
                             path,
                             query: query_of(&url),
                         };
-                        protected(&req, &env, request, &state, &mut timing).await
+                        protected(&req, &env, ctx, request, &state, &mut timing).await
                     }
                 };
                 (matched.pattern, outcome)
@@ -161,6 +161,7 @@ struct Protected<'a> {
 async fn protected(
     req: &Request,
     env: &Env,
+    ctx: &Context,
     route: Protected<'_>,
     state: &Result<Rc<AppState>, ApiError>,
     timing: &mut Timing,
@@ -168,7 +169,7 @@ async fn protected(
     let state = state.as_ref().map_err(Clone::clone)?;
     // The only way to a protected handler: a `UserScope` from a verified token.
     let started = js_sys::Date::now();
-    let user = authenticate(req, &state.config.auth).await;
+    let user = authenticate(req, &state.config.auth, ctx).await;
     timing.auth_ms = Some(js_sys::Date::now() - started);
     let user = user?;
     let op = match route.op {

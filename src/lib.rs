@@ -31,7 +31,7 @@ pub mod adapter;
 async fn fetch(
     req: web_sys::Request,
     env: worker::Env,
-    _ctx: worker::Context,
+    ctx: worker::Context,
 ) -> worker::Result<web_sys::Response> {
-    adapter::handle(req, env).await
+    adapter::handle(req, env, &ctx).await
 }

@@ -3,7 +3,8 @@
 //!
 //! 1. `token`  — Bearer extraction, strict compact-JWS syntax, header policy;
 //! 2. `jwk` + `jwks` — the key for the token's `alg` and `kid`, from the configured
-//!    secret (HS256) or the issuer's JWKS, cached per isolate;
+//!    secret (HS256) or the issuer's JWKS, cached per isolate and, best effort, across
+//!    the isolates of a location (`shared_tier`, the Cache API);
 //! 3. `webcrypto` — the signature, checked by `crypto.subtle.verify`;
 //! 4. `claims` — expiry, issuer, audience, subject.
 //!
@@ -16,6 +17,8 @@ pub mod jwk;
 pub mod jwks;
 pub mod token;
 
+#[cfg(target_arch = "wasm32")]
+mod shared_tier;
 #[cfg(target_arch = "wasm32")]
 mod verifier;
 #[cfg(target_arch = "wasm32")]

@@ -1,5 +1,6 @@
 //! `authenticate`: the verification pipeline inside workerd, with the per-isolate
-//! caches it needs (JWKS, imported `CryptoKey`s, one in-flight fetch).
+//! caches it needs (JWKS, imported `CryptoKey`s, one in-flight fetch) and the JWKS's
+//! shared tier in the Cache API (`shared_tier.rs`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -19,10 +20,12 @@ use super::claims::ClaimPolicy;
 use super::jwk::{parse_jwks, select_key, Jwk, NoKey};
 use super::jwks::{
     next_join_pause, JwksCache, Plan, FETCH_TIMEOUT_MS, JOIN_DEADLINE_MS, MAX_JWKS_BYTES,
-    RETRY_AFTER_SECONDS,
+    RETRY_AFTER_SECONDS, SHARED_LOOKUP_TIMEOUT_MS,
 };
+use super::shared_tier;
 use super::token::{self, signature_length_ok};
 use super::{webcrypto, AuthError, UserScope};
+use crate::adapter::with_deadline;
 use crate::config::AuthConfig;
 use crate::error::ApiError;
 
@@ -31,7 +34,7 @@ use crate::error::ApiError;
 const MAX_IMPORTED_KEYS: usize = 32;
 
 thread_local! {
-    static JWKS: RefCell<JwksCache> = RefCell::new(JwksCache::default());
+    static JWKS: RefCell<JwksCache> = RefCell::new(JwksCache::with_shared_tier());
     static IMPORTED: RefCell<HashMap<(Rc<str>, Algorithm), CryptoKey>> = RefCell::new(HashMap::new());
     static HMAC_KEY: RefCell<Option<CryptoKey>> = const { RefCell::new(None) };
 }
@@ -40,10 +43,12 @@ fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
-/// Verifies the request's bearer token and returns the caller's scope.
+/// Verifies the request's bearer token and returns the caller's scope. `ctx` carries
+/// the shared tier's write-back past the response (`waitUntil`).
 pub async fn authenticate(
     req: &web_sys::Request,
     config: &AuthConfig,
+    ctx: &worker::Context,
 ) -> Result<UserScope, ApiError> {
     let header = req.headers().get("authorization").ok().flatten();
     let raw = token::bearer_token(header.as_deref())?;
@@ -54,7 +59,7 @@ pub async fn authenticate(
     let key = if parsed.algorithm.uses_secret() {
         hmac_key(config).await?
     } else {
-        jwks_key(config, parsed.algorithm, parsed.key_id.as_deref()).await?
+        jwks_key(config, parsed.algorithm, parsed.key_id.as_deref(), ctx).await?
     };
     let valid = webcrypto::verify(
         parsed.algorithm,
@@ -94,15 +99,16 @@ async fn hmac_key(config: &AuthConfig) -> Result<CryptoKey, ApiError> {
     Ok(key)
 }
 
-/// Each pass through `jwks_key` either returns or learns something (a fetch ran, a
-/// wait ended, the kid was not among the held keys); the bound only guards against a
-/// planning bug turning into a spin.
-const MAX_PASSES: usize = 6;
+/// Each pass through `jwks_key` either returns or learns something (a lookup or fetch
+/// ran, a wait ended, the kid was not among the held keys); the bound only guards
+/// against a planning bug turning into a spin.
+const MAX_PASSES: usize = 8;
 
 async fn jwks_key(
     config: &AuthConfig,
     alg: Algorithm,
     kid: Option<&str>,
+    ctx: &worker::Context,
 ) -> Result<CryptoKey, ApiError> {
     let url = config
         .jwks_url
@@ -111,8 +117,12 @@ async fn jwks_key(
     let mut unknown_key = false;
     for _ in 0..MAX_PASSES {
         match JWKS.with(|c| c.borrow().plan(now_ms(), unknown_key)) {
+            Plan::Lookup => {
+                lookup(url, &config.algorithms).await;
+                continue;
+            }
             Plan::Fetch => {
-                refresh(url, &config.algorithms).await;
+                refresh(url, &config.algorithms, ctx).await;
                 continue;
             }
             Plan::Join { since } => {
@@ -169,29 +179,51 @@ async fn imported(jwk: &Jwk, alg: Algorithm) -> Result<CryptoKey, ApiError> {
     Ok(key)
 }
 
-/// Fetches the JWKS into the cache; the outcome is read back through `plan`.
+/// Reads the shared tier into the cache; the outcome is read back through `plan`.
+/// Bounded by its own short deadline: a slow Cache API must not cost more than the
+/// issuer fetch it was meant to save.
+async fn lookup(url: &Url, allowed: &[Algorithm]) {
+    let since = now_ms();
+    JWKS.with(|c| c.borrow_mut().lookup_started(since));
+    let _abandon = AbandonOnDrop(since);
+    let read = shared_tier::read(url, allowed);
+    let found = with_deadline(read, Duration::from_millis(SHARED_LOOKUP_TIMEOUT_MS))
+        .await
+        .flatten();
+    JWKS.with(|c| c.borrow_mut().looked_up(now_ms(), since, found));
+}
+
+/// Fetches the JWKS into the cache; the outcome is read back through `plan`. A set
+/// with usable keys is then written to the shared tier under `waitUntil`, so the
+/// write never delays this response.
 ///
 /// Other requests do not await this future (`Plan::Join`): workerd ties I/O to the
 /// request that started it, and a request whose only pending work belongs to another
 /// request is cancelled as hung. They wait on timers of their own instead and read
 /// the outcome from the cache.
-async fn refresh(url: &Url, allowed: &[Algorithm]) {
+async fn refresh(url: &Url, allowed: &[Algorithm], ctx: &worker::Context) {
     let since = now_ms();
     JWKS.with(|c| c.borrow_mut().fetch_started(since));
     let _abandon = AbandonOnDrop(since);
     let outcome = fetch_jwks(url).await.and_then(|(body, cache_control)| {
         let keys = parse_jwks(&body, allowed).map_err(|_| "JWKS is not a JWK Set".to_string())?;
-        Ok((keys, cache_control))
+        Ok((body, keys, cache_control))
     });
-    JWKS.with(|c| {
+    let share = JWKS.with(|c| {
         let mut cache = c.borrow_mut();
         match outcome {
-            Ok((keys, cache_control)) => {
-                cache.fetched(now_ms(), since, keys, cache_control.as_deref())
+            Ok((body, keys, cache_control)) => cache
+                .fetched(now_ms(), since, keys, cache_control.as_deref())
+                .map(|lifetimes| (body, lifetimes)),
+            Err(reason) => {
+                cache.fetch_failed(now_ms(), since, reason);
+                None
             }
-            Err(reason) => cache.fetch_failed(now_ms(), since, reason),
         }
     });
+    if let Some((body, lifetimes)) = share {
+        ctx.wait_until(shared_tier::write(url.clone(), body, lifetimes));
+    }
 }
 
 /// Waits for the fetch that started at `since` on this request's own timers, pausing

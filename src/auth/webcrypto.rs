@@ -95,3 +95,10 @@ pub async fn verify(
     )?;
     Ok(JsFuture::from(promise).await?.as_bool() == Some(true))
 }
+
+/// Lower-case hex SHA-256 of `data` (the shared tier's cache key).
+pub async fn sha256_hex(data: &[u8]) -> Result<String, JsValue> {
+    let promise = subtle()?.digest_with_str_and_u8_array("SHA-256", data)?;
+    let digest = Uint8Array::new(&JsFuture::from(promise).await?).to_vec();
+    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+}
