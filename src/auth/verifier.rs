@@ -7,8 +7,6 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use futures_util::future::{select, Either};
-use futures_util::StreamExt;
 use url::Url;
 use web_sys::CryptoKey;
 use worker::{
@@ -25,7 +23,7 @@ use super::jwks::{
 use super::shared_tier;
 use super::token::{self, signature_length_ok};
 use super::{webcrypto, AuthError, UserScope};
-use crate::adapter::with_deadline;
+use crate::adapter::{read_capped, with_deadline, ReadError};
 use crate::config::AuthConfig;
 use crate::error::ApiError;
 
@@ -277,31 +275,20 @@ async fn fetch_jwks(url: &Url) -> Result<(Vec<u8>, Option<String>), String> {
         if status != 200 {
             return Err(format!("JWKS answered HTTP {status}"));
         }
-        let too_large = || format!("JWKS larger than {MAX_JWKS_BYTES} bytes");
         let declared = response.headers().get("content-length").ok().flatten();
-        if declared
-            .and_then(|l| l.parse::<usize>().ok())
-            .is_some_and(|l| l > MAX_JWKS_BYTES)
-        {
-            return Err(too_large());
-        }
         let cache_control = response.headers().get("cache-control").ok().flatten();
-        let mut stream = response.stream().map_err(|e| e.to_string())?;
-        let mut body = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| format!("JWKS read failed: {e}"))?;
-            if body.len() + chunk.len() > MAX_JWKS_BYTES {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let stream = response.stream().map_err(|e| e.to_string())?;
+        let body = read_capped(stream, declared.as_deref(), MAX_JWKS_BYTES)
+            .await
+            .map_err(|e| match e {
+                ReadError::TooLarge => format!("JWKS larger than {MAX_JWKS_BYTES} bytes"),
+                ReadError::Failed(reason) => format!("JWKS read failed: {reason}"),
+            })?;
         Ok((body, cache_control))
     };
-    let deadline = Delay::from(Duration::from_millis(FETCH_TIMEOUT_MS));
-    futures_util::pin_mut!(work);
-    match select(work, deadline).await {
-        Either::Left((outcome, _)) => outcome,
-        Either::Right(_) => {
+    match with_deadline(work, Duration::from_millis(FETCH_TIMEOUT_MS)).await {
+        Some(outcome) => outcome,
+        None => {
             controller.abort();
             Err("JWKS fetch timed out".into())
         }
