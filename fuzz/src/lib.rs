@@ -50,6 +50,18 @@ pub const TARGETS: &[&str] = &[
     "route",
 ];
 
+/// Findings the fuzzer made whose fix belongs in src/ and has not landed yet (see
+/// docs/resilience.md, "Findings"). While a name is listed here its check is skipped
+/// and its regression test in tests/fuzz_regressions.rs is `#[ignore]`d; the fix is to
+/// delete the name and the `#[ignore]` together.
+pub const PENDING: &[&str] = &["jwks-array-as-object"];
+
+/// In the native tests (`cfg(test)`) nothing is pending: the ignored regression test
+/// of a finding fails until its fix lands.
+pub fn pending(finding: &str) -> bool {
+    !cfg!(test) && PENDING.contains(&finding)
+}
+
 /// Control bytes first, then the untrusted rest.
 struct Input<'a>(&'a [u8]);
 
@@ -317,8 +329,12 @@ pub fn jwks(data: &[u8]) {
         return;
     };
     let doc: Json = serde_json::from_slice(body).expect("a parsed JWKS is JSON");
-    assert!(doc["keys"].is_array(), "a JWKS without a keys array parsed");
-    assert!(keys.len() <= doc["keys"].as_array().map_or(0, Vec::len));
+    if !pending("jwks-array-as-object") {
+        // RFC 7517 §5: a JWK Set is a JSON object, and each key in it is one too.
+        let members = doc["keys"].as_array().expect("a JWKS that is not an object with keys parsed");
+        let objects = members.iter().filter(|k| k.is_object()).count();
+        assert!(keys.len() <= objects, "a JWK that is not an object was kept");
+    }
 
     for key in &keys {
         // A key serves only allowed algorithms, never HS256 (a JWKS is public).
@@ -422,7 +438,11 @@ pub fn neon_response(data: &[u8]) {
             match parse_error(status, body) {
                 DbError::Sql { code, .. } => {
                     assert_eq!(status, 400, "a {status} became a statement error");
-                    let wire: Json = serde_json::from_slice(body).expect("SQL error from non-JSON");
+                    // serde skips unknown members without validating their UTF-8, so
+                    // the body is read lossily here (regression:
+                    // neon_error_with_invalid_utf8_in_an_unknown_member).
+                    let text = String::from_utf8_lossy(body);
+                    let wire: Json = serde_json::from_str(&text).expect("SQL error from non-JSON");
                     assert_eq!(wire["code"].as_str(), Some(code.as_str()));
                 }
                 DbError::Unavailable(message) => {
