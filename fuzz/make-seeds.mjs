@@ -105,7 +105,12 @@ for (const q of [
   `cursor=${cursor({ s: 'created_at', o: 'desc', v: '2026-11-26T11:08:51.123456Z', i: 9 })}`,
   `sort=title&order=asc&cursor=${cursor({ s: 'title', o: 'asc', v: 'b&c', i: 7 })}`,
   `sort=updated_at&order=asc&cursor=${cursor({ s: 'updated_at', o: 'asc', v: '2026-11-26T12:00:00.000000Z', i: 3 })}`,
-]) add('list_query', q);
+]) add('list_query', 0, q);
+for (const [q, c] of [
+  ['', { s: 'created_at', o: 'desc', v: '2026-11-26T11:08:51.123456Z', i: 9 }],
+  ['sort=title&order=asc', { s: 'title', o: 'asc', v: 'b&c', i: 7 }],
+  ['sort=updated_at&order=asc&limit=3', { s: 'updated_at', o: 'asc', v: '2026-11-26T12:00:00.000000Z', i: 3 }],
+]) add('list_query', 1, `${q}\n${JSON.stringify(c)}`);
 
 // --- route: [method index] + path (GET POST PUT PATCH DELETE OPTIONS HEAD get)
 for (const [m, p] of [[0, '/health'], [0, '/openapi.json'], [0, '/api/me'], [1, '/api/tasks'], [2, '/api/tasks/42'],

@@ -82,3 +82,28 @@ fn neon_error_with_invalid_utf8_in_an_unknown_member() {
 fn jwks_that_is_an_array_is_refused() {
     run("jwks", &hex("200001355b5b5b5d5d0a0a5d"));
 }
+
+/// The oracle was wrong again, the same way: an unknown member holding a number out of
+/// f64's range is skipped by serde without being read as a number.
+#[test]
+fn neon_error_with_an_out_of_range_number_in_an_unknown_member() {
+    run(
+        "neon_response",
+        &hex("027b202022636f6465223a22523233617465645f6174222c2264617461547970654944223a31313238353535353535353535353535353535353535353535353535353535353535303030303030303434653030303030303837363935303932373434303735343931357d0d0d090a0a0d0d0d"),
+    );
+}
+
+/// Written by hand from the finding the fuzzer's `list_query` layout makes reachable:
+/// a cursor whose JSON has its members in another order (or other spacing, or escaped
+/// characters) is accepted, so one position has many cursors. SPEC: a cursor is
+/// opaque, and the invariant is that only what `encode_cursor` makes is accepted. Fix
+/// in src/tasks/listing.rs (docs/resilience.md, "Findings").
+#[test]
+#[ignore = "pending: cursor-not-canonical (fix belongs in src/tasks/listing.rs)"]
+fn cursor_with_reordered_members_is_refused() {
+    let json = r#"{"i":9,"s":"created_at","o":"desc","v":"2026-11-26T11:08:51.123456Z"}"#;
+    let mut data = vec![1u8];
+    data.extend_from_slice(b"\n");
+    data.extend_from_slice(json.as_bytes());
+    run("list_query", &data);
+}

@@ -54,7 +54,7 @@ pub const TARGETS: &[&str] = &[
 /// docs/resilience.md, "Findings"). While a name is listed here its check is skipped
 /// and its regression test in tests/fuzz_regressions.rs is `#[ignore]`d; the fix is to
 /// delete the name and the `#[ignore]` together.
-pub const PENDING: &[&str] = &["jwks-array-as-object"];
+pub const PENDING: &[&str] = &["jwks-array-as-object", "cursor-not-canonical"];
 
 /// In the native tests (`cfg(test)`) nothing is pending: the ignored regression test
 /// of a finding fails until its fix lands.
@@ -438,12 +438,13 @@ pub fn neon_response(data: &[u8]) {
             match parse_error(status, body) {
                 DbError::Sql { code, .. } => {
                     assert_eq!(status, 400, "a {status} became a statement error");
-                    // serde skips unknown members without validating their UTF-8, so
-                    // the body is read lossily here (regression:
-                    // neon_error_with_invalid_utf8_in_an_unknown_member).
-                    let text = String::from_utf8_lossy(body);
-                    let wire: Json = serde_json::from_str(&text).expect("SQL error from non-JSON");
-                    assert_eq!(wire["code"].as_str(), Some(code.as_str()));
+                    // A statement error needs a body that is JSON to a reader that
+                    // skips what it does not use: serde does not check unknown members'
+                    // UTF-8 or number ranges (regressions:
+                    // neon_error_with_invalid_utf8_in_an_unknown_member,
+                    // neon_error_with_an_out_of_range_number_in_an_unknown_member).
+                    serde_json::from_slice::<serde::de::IgnoredAny>(body)
+                        .expect("SQL error from a body that is not JSON");
                 }
                 DbError::Unavailable(message) => {
                     assert_eq!(message, format!("SQL endpoint answered HTTP {status}"))
@@ -650,10 +651,22 @@ fn check_whole(t: &NewTask) {
 // ---------------------------------------------------------------------------------
 // list_query: the list query string, the keyset cursor and the next-page Link
 
-/// Layout: the query string, as bytes.
+/// Layout: [mode] then the query string; with mode bit 0 set, the rest is
+/// `<query string>\n<cursor JSON>` and the cursor is base64url-encoded here, so the
+/// fuzzer mutates the cursor's JSON directly rather than its base64.
 pub fn list_query(data: &[u8]) {
-    let Ok(qs) = std::str::from_utf8(data) else {
+    let mut input = Input(data);
+    let mode = input.byte();
+    let Ok(text) = std::str::from_utf8(input.rest()) else {
         return;
+    };
+    let built;
+    let qs = match text.split_once('\n') {
+        Some((head, cursor)) if mode & 1 == 1 => {
+            built = format!("{head}&cursor={}", b64(cursor.as_bytes()));
+            built.as_str()
+        }
+        _ => text,
     };
     let q = match parse_list_query(Some(qs)) {
         Ok(q) => q,
@@ -684,7 +697,18 @@ pub fn list_query(data: &[u8]) {
             .collect();
         assert_eq!(raw.len(), 1);
         let again = encode_cursor(&q, &task_at(&q, &after.value, after.id));
-        assert_eq!(again, raw[0], "a cursor that does not round-trip was accepted");
+        if !pending("cursor-not-canonical") {
+            assert_eq!(again, raw[0], "a cursor that does not round-trip was accepted");
+        }
+        // Whatever was sent, the position it names re-encodes to a cursor for the same
+        // position.
+        let reread = parse_list_query(Some(&format!(
+            "sort={}&order={}&cursor={again}",
+            q.sort.as_str(),
+            q.order.as_str()
+        )))
+        .expect("a re-encoded cursor is refused");
+        assert_eq!(reread.after.as_ref(), Some(after));
     }
 
     // The next-page Link, read back, asks for the same list.
