@@ -133,8 +133,9 @@ async function warmUp(instance, token, maxSeconds, log) {
     while (!steady && Date.now() - started < maxSeconds * 1000) {
       await new Promise((r) => setTimeout(r, 5000));
       const rss = instance.pid ? rssKb(instance.pid) : 0;
-      // Less than 2 % in 5 s: level.
-      if (rss - last < last * 0.02) steady = true;
+      // Less than 2 % in 5 s, after the first 100 000 requests: level. (Growth comes
+      // in steps, so a quiet 5 s early on says nothing.)
+      if (requests >= 100_000 && rss - last < last * 0.02) steady = true;
       last = rss;
     }
   })();
@@ -457,6 +458,12 @@ async function soak(backend, opts) {
     requests: events.length,
     requestsPerSecond: Math.round(events.length / opts.seconds),
     statuses: statusCounts,
+    statusesByIsolate: events.reduce((acc, e) => {
+      const k = `#${e.instance + 1}`;
+      acc[k] ??= {};
+      acc[k][e.status] = (acc[k][e.status] ?? 0) + 1;
+      return acc;
+    }, {}),
     byOp: Object.fromEntries(OP_NAMES.map((op) => [op, events.filter((e) => e.op === op).length])),
     sqlProxy: { forwarded: proxy.forwarded, decisions: proxy.counts },
     jwks: { fetches: issuer.hits, refusedWhileDown: issuer.refused, rotatedTo: issuer.kid() },
@@ -485,10 +492,11 @@ function summary(r) {
   const lines = [
     `soak on ${r.backend}: ${r.requests} requests in ${r.seconds} s (${r.requestsPerSecond}/s), ${r.clients} clients, ${r.users} users`,
     `  statuses: ${JSON.stringify(r.statuses)}   (0 = no answer within 20 s)`,
+    `  by isolate: ${JSON.stringify(r.statusesByIsolate)}`,
     `  operations: ${JSON.stringify(r.byOp)}`,
     `  SQL proxy: ${r.sqlProxy.forwarded} forwarded; decisions ${JSON.stringify(r.sqlProxy.decisions)}`,
     `  JWKS: ${r.jwks.fetches} requests, ${r.jwks.refusedWhileDown} refused while down; key now ${r.jwks.rotatedTo}; isolate starts ${r.isolateStarts} (counted from outside)`,
-    `  writes: ${r.writes.total}, ${r.writes.answered2xx} answered 2xx (each found exactly once), ${r.writes.ambiguous} got 503/no answer`,
+    `  writes: ${r.writes.total}, ${r.writes.answered2xx} answered 2xx (each found exactly once), ${r.writes.ambiguous} got 503/no answer (auth 503s in the JWKS window included: they never reach the database)`,
     `  ambiguous writes: applied in full ${r.ambiguousWrites.totals.applied} ${JSON.stringify(r.ambiguousWrites.applied)}, absent ${r.ambiguousWrites.totals.absent} ${JSON.stringify(r.ambiguousWrites.absent)}, overwritten/undetermined ${r.ambiguousWrites.totals.undetermined}; half-applied 0 unless listed below`,
     `  tasks audited ${r.tasksChecked} (${r.tasksUnverifiable} with too many ambiguous writes to enumerate); rows ${r.rowsInDatabase}; cross-user rows ${r.crossUserRows}`,
     `  401 after rotation (pending finding): ${r.rotation401.count}`,
