@@ -92,6 +92,8 @@ async function once(backend) {
     const code = await new Promise((resolve) => {
       const child = spawn(path.join(VENV, 'bin', 'schemathesis'), cli, {
         stdio: ['ignore', 'pipe', 'inherit'],
+        // Its run cache (.schemathesis/) goes to the scratch folder, not the repository.
+        cwd: dir,
         env: { ...process.env, SCHEMATHESIS_HOOKS: path.join(ROOT_DIR, 'schemathesis', 'hooks.py') },
       });
       child.stdout.on('data', (c) => {

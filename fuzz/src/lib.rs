@@ -33,7 +33,8 @@ use task_api::tasks::input::{
     MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS,
 };
 use task_api::tasks::listing::{
-    encode_cursor, list_query as parse_list_query, next_link, ListQuery, SortColumn, MAX_LIMIT, MAX_SEARCH_CHARS,
+    encode_cursor, list_query as parse_list_query, next_link, ListQuery, SortColumn, MAX_LIMIT,
+    MAX_SEARCH_CHARS,
 };
 use task_api::tasks::{NewTask, Task};
 use task_api::timestamp::Timestamp;
@@ -120,7 +121,11 @@ pub fn token(data: &[u8]) {
             let (scheme, rest) = header.split_once(' ').expect("accepted without a space");
             assert!(scheme.eq_ignore_ascii_case("bearer"), "scheme {scheme:?}");
             assert!(!tok.is_empty());
-            assert_eq!(rest.trim_start_matches(' '), tok, "token is not the rest verbatim");
+            assert_eq!(
+                rest.trim_start_matches(' '),
+                tok,
+                "token is not the rest verbatim"
+            );
             check_token(tok, &allowed);
         }
         Err(e) => assert!(
@@ -225,7 +230,9 @@ pub fn claims(data: &[u8]) {
         .ok()
         .and_then(|v| v.as_object().cloned());
     if let Ok(identity) = &outcome {
-        let claims = oracle.as_ref().expect("accepted a payload that is not a JSON object");
+        let claims = oracle
+            .as_ref()
+            .expect("accepted a payload that is not a JSON object");
         assert_eq!(claims.get("iss").and_then(Json::as_str), Some(ISSUER));
         let aud_ok = match claims.get("aud") {
             Some(Json::String(a)) => a == AUDIENCE,
@@ -241,11 +248,17 @@ pub fn claims(data: &[u8]) {
         assert!(now_s < exp.saturating_add(skew_s), "expired token accepted");
         if let Some(nbf) = claims.get("nbf") {
             let nbf = seconds(Some(nbf)).expect("non-numeric nbf accepted");
-            assert!(now_s >= nbf.saturating_sub(skew_s), "nbf in the future accepted");
+            assert!(
+                now_s >= nbf.saturating_sub(skew_s),
+                "nbf in the future accepted"
+            );
         }
         if let Some(iat) = claims.get("iat") {
             let iat = seconds(Some(iat)).expect("non-numeric iat accepted");
-            assert!(iat <= now_s.saturating_add(skew_s), "iat in the future accepted");
+            assert!(
+                iat <= now_s.saturating_add(skew_s),
+                "iat in the future accepted"
+            );
         }
         let text = |k: &str| claims.get(k).and_then(Json::as_str).map(str::to_owned);
         assert_eq!(identity.email, text("email"));
@@ -331,17 +344,29 @@ pub fn jwks(data: &[u8]) {
     let doc: Json = serde_json::from_slice(body).expect("a parsed JWKS is JSON");
     if !pending("jwks-array-as-object") {
         // RFC 7517 §5: a JWK Set is a JSON object, and each key in it is one too.
-        let members = doc["keys"].as_array().expect("a JWKS that is not an object with keys parsed");
+        let members = doc["keys"]
+            .as_array()
+            .expect("a JWKS that is not an object with keys parsed");
         let objects = members.iter().filter(|k| k.is_object()).count();
-        assert!(keys.len() <= objects, "a JWK that is not an object was kept");
+        assert!(
+            keys.len() <= objects,
+            "a JWK that is not an object was kept"
+        );
     }
 
     for key in &keys {
         // A key serves only allowed algorithms, never HS256 (a JWKS is public).
-        let serves: Vec<Algorithm> = TABLE.iter().map(|s| s.alg).filter(|a| key.serves(*a)).collect();
+        let serves: Vec<Algorithm> = TABLE
+            .iter()
+            .map(|s| s.alg)
+            .filter(|a| key.serves(*a))
+            .collect();
         assert!(!serves.is_empty(), "a key that serves nothing was kept");
         for a in &serves {
-            assert!(allowed.contains(a), "key serves {a:?} outside the allowlist");
+            assert!(
+                allowed.contains(a),
+                "key serves {a:?} outside the allowlist"
+            );
             assert!(!a.uses_secret(), "a JWK serves an HMAC algorithm");
         }
         // The import form holds key material only, and parses back to the same key.
@@ -353,7 +378,10 @@ pub fn jwks(data: &[u8]) {
             .map(String::as_str)
             .collect();
         for m in &members {
-            assert!(["kty", "crv", "x", "y", "n", "e"].contains(m), "import JWK carries {m}");
+            assert!(
+                ["kty", "crv", "x", "y", "n", "e"].contains(m),
+                "import JWK carries {m}"
+            );
         }
         assert_eq!(key.fingerprint().as_ref(), import.to_string());
         let mut again = import.clone();
@@ -375,7 +403,10 @@ pub fn jwks(data: &[u8]) {
     let chosen = select_key(&keys, alg, kid.as_deref());
     match kid.as_deref() {
         Some(kid) => {
-            let named: Vec<_> = keys.iter().filter(|k| k.kid.as_deref() == Some(kid)).collect();
+            let named: Vec<_> = keys
+                .iter()
+                .filter(|k| k.kid.as_deref() == Some(kid))
+                .collect();
             match chosen {
                 Ok(k) => {
                     assert_eq!(k.kid.as_deref(), Some(kid));
@@ -424,7 +455,8 @@ pub fn neon_response(data: &[u8]) {
             match parse_batch(body, expected) {
                 Ok(results) => {
                     assert_eq!(results.len(), expected);
-                    let again = json!({ "results": results.iter().map(encode_result).collect::<Vec<_>>() });
+                    let again =
+                        json!({ "results": results.iter().map(encode_result).collect::<Vec<_>>() });
                     let reparsed = parse_batch(again.to_string().as_bytes(), expected)
                         .expect("re-encoded batch parses");
                     assert_eq!(reparsed, results, "re-encoded batch decodes differently");
@@ -434,7 +466,11 @@ pub fn neon_response(data: &[u8]) {
             }
         }
         _ => {
-            let status = if mode & 0x80 == 0 { 400 } else { 500 + u16::from(mode & 0x0f) };
+            let status = if mode & 0x80 == 0 {
+                400
+            } else {
+                500 + u16::from(mode & 0x0f)
+            };
             match parse_error(status, body) {
                 DbError::Sql { code, .. } => {
                     assert_eq!(status, 400, "a {status} became a statement error");
@@ -537,8 +573,11 @@ pub fn task_body(data: &[u8]) {
     let mut input = Input(data);
     let sel = input.byte();
     let need = [BodyNeed::None, BodyNeed::Object, BodyNeed::OptionalObject][usize::from(sel % 3)];
-    let content_type = [Some("application/json; charset=utf-8"), None, Some("text/plain")]
-        [usize::from(sel / 3 % 3)];
+    let content_type = [
+        Some("application/json; charset=utf-8"),
+        None,
+        Some("text/plain"),
+    ][usize::from(sel / 3 % 3)];
     let body = input.rest();
 
     if let Ok(text) = std::str::from_utf8(body) {
@@ -549,9 +588,9 @@ pub fn task_body(data: &[u8]) {
     }
 
     match body_object(need, content_type, body) {
-        Ok(None) => assert!(
-            need == BodyNeed::None || (need == BodyNeed::OptionalObject && body.is_empty())
-        ),
+        Ok(None) => {
+            assert!(need == BodyNeed::None || (need == BodyNeed::OptionalObject && body.is_empty()))
+        }
         Ok(Some(map)) => {
             assert!(need != BodyNeed::None);
             assert!(content_type.is_some_and(|c| c.starts_with("application/json")));
@@ -613,7 +652,11 @@ fn check_body(map: Map<String, Json>) {
             if let Some(c) = p.completed {
                 again.insert("completed".into(), c.into());
             }
-            assert_eq!(patch(again), Ok(p), "an accepted patch does not re-validate to itself");
+            assert_eq!(
+                patch(again),
+                Ok(p),
+                "an accepted patch does not re-validate to itself"
+            );
         }
         Err(e) => names_ok(e),
     }
@@ -698,7 +741,10 @@ pub fn list_query(data: &[u8]) {
         assert_eq!(raw.len(), 1);
         let again = encode_cursor(&q, &task_at(&q, &after.value, after.id));
         if !pending("cursor-not-canonical") {
-            assert_eq!(again, raw[0], "a cursor that does not round-trip was accepted");
+            assert_eq!(
+                again, raw[0],
+                "a cursor that does not round-trip was accepted"
+            );
         }
         // Whatever was sent, the position it names re-encodes to a cursor for the same
         // position.
@@ -753,7 +799,9 @@ fn task_at(q: &ListQuery, value: &str, id: i64) -> Task {
 // ---------------------------------------------------------------------------------
 // route: the route table and the URL helpers
 
-const METHODS: [&str; 8] = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "get"];
+const METHODS: [&str; 8] = [
+    "GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "get",
+];
 
 /// Layout: [method index] then the path.
 pub fn route(data: &[u8]) {
@@ -766,7 +814,10 @@ pub fn route(data: &[u8]) {
     // URL helpers: the path and query are pieces of the URL, split at the right places.
     let url = format!("https://api.example.test{path}");
     let p = routes::path_of(&url);
-    assert!(p.starts_with('/') && !p.contains(['?', '#']), "path_of gave {p:?}");
+    assert!(
+        p.starts_with('/') && !p.contains(['?', '#']),
+        "path_of gave {p:?}"
+    );
     assert!(p == "/" || url.contains(p));
     if let Some(q) = routes::query_of(&url) {
         assert!(url.contains(&format!("?{q}")) && !q.contains('#'));
@@ -779,7 +830,11 @@ pub fn route(data: &[u8]) {
         (Ok(m), Some((resource, (user_id, task_id)))) => {
             assert_eq!(m.pattern, resource.pattern);
             assert_eq!((m.user_id, m.task_id), (user_id, task_id));
-            let op = resource.ops.iter().find(|(mm, _)| *mm == method).map(|(_, o)| *o);
+            let op = resource
+                .ops
+                .iter()
+                .find(|(mm, _)| *mm == method)
+                .map(|(_, o)| *o);
             assert_eq!(Some(m.op), op);
         }
         (Err(RouteError::NotFound), None) => {}
@@ -807,12 +862,7 @@ fn oracle_match<'p>(pattern: &str, path: &'p str) -> Option<(Option<String>, Opt
     let (mut user, mut id) = (None, None);
     for (w, g) in want.iter().zip(&got) {
         match *w {
-            "{user_id}" => {
-                user = Some(
-                    percent_decode(g)
-                        .and_then(|b| String::from_utf8(b).ok())?,
-                )
-            }
+            "{user_id}" => user = Some(percent_decode(g).and_then(|b| String::from_utf8(b).ok())?),
             "{id}" => id = Some(*g),
             lit if lit == *g => {}
             _ => return None,
@@ -830,7 +880,10 @@ fn percent_decode(s: &str) -> Option<Vec<u8>> {
     while i < b.len() {
         let hex = |c: u8| (c as char).to_digit(16);
         if b[i] == b'%' {
-            if let (Some(h), Some(l)) = (b.get(i + 1).and_then(|c| hex(*c)), b.get(i + 2).and_then(|c| hex(*c))) {
+            if let (Some(h), Some(l)) = (
+                b.get(i + 1).and_then(|c| hex(*c)),
+                b.get(i + 2).and_then(|c| hex(*c)),
+            ) {
                 out.push((h * 16 + l) as u8);
                 i += 3;
                 continue;
