@@ -2,7 +2,7 @@
 // local stack (docs/resilience.md, "Soak").
 //
 //   node soak/run.mjs [--seconds 60] [--clients 32] [--users 100] [--backend pglite|postgres|both]
-//                     [--memory-bound-mb 64] [--warmup-seconds 45] [--report soak/results/<backend>.json]
+//                     [--memory-bound-mb 128] [--warmup-seconds 45] [--report soak/results/<backend>.json]
 //
 // Environment equivalents: SOAK_SECONDS, SOAK_CLIENTS, SOAK_USERS, SOAK_BACKEND,
 // SOAK_MEMORY_BOUND_MB, SOAK_WARMUP_SECONDS. `postgres` uses TEST_DATABASE_URL (default
@@ -47,7 +47,7 @@ function options() {
     clients: Number(arg('clients', 'SOAK_CLIENTS', 32)),
     users: Number(arg('users', 'SOAK_USERS', 100)),
     backend: arg('backend', 'SOAK_BACKEND', 'both'),
-    memoryBoundMb: Number(arg('memory-bound-mb', 'SOAK_MEMORY_BOUND_MB', 64)),
+    memoryBoundMb: Number(arg('memory-bound-mb', 'SOAK_MEMORY_BOUND_MB', 128)),
     warmupSeconds: Number(arg('warmup-seconds', 'SOAK_WARMUP_SECONDS', 45)),
     report: arg('report', 'SOAK_REPORT', ''),
   };
