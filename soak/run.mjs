@@ -57,17 +57,20 @@ function options() {
 function schedule(durationMs) {
   const at = (f) => Math.round(f * durationMs);
   return {
+    // SQL faults first: once the key has rotated, an isolate holding the old set
+    // refuses the new tokens for a while (finding rotation-401), which would starve
+    // later windows of database traffic.
     sql: [
-      { mode: 'latency', from: at(0.12), to: at(0.24) },
-      { mode: '5xx', from: at(0.27), to: at(0.37) },
-      { mode: 'drop', from: at(0.56), to: at(0.66) },
-      { mode: 'truncate', from: at(0.69), to: at(0.79) },
+      { mode: 'latency', from: at(0.08), to: at(0.18) },
+      { mode: '5xx', from: at(0.2), to: at(0.3) },
+      { mode: 'drop', from: at(0.32), to: at(0.42) },
+      { mode: 'truncate', from: at(0.44), to: at(0.54) },
     ],
-    // Long enough that a fresh isolate (≈ 2 s to start on a busy 2-core machine)
+    // Long enough that a fresh isolate (≈ 1–2 s to start on a busy 2-core machine)
     // is up and asking for keys while the JWKS is still gone, even in a 20 s slice.
-    jwksDown: { from: at(0.38), to: at(0.56) },
-    freshIsolates: [at(0.38), at(0.86)],
-    rotate: at(0.47),
+    jwksDown: { from: at(0.58), to: at(0.76) },
+    freshIsolates: [at(0.58), at(0.88)],
+    rotate: at(0.66),
   };
 }
 
