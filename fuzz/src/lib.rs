@@ -472,7 +472,7 @@ pub fn neon_response(data: &[u8]) {
                 500 + u16::from(mode & 0x0f)
             };
             match parse_error(status, body) {
-                DbError::Sql { code, .. } => {
+                DbError::Sql { .. } => {
                     assert_eq!(status, 400, "a {status} became a statement error");
                     // A statement error needs a body that is JSON to a reader that
                     // skips what it does not use: serde does not check unknown members'
