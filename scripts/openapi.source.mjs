@@ -92,7 +92,7 @@ export const PARAMETERS = {
     name: 'q',
     in: 'query',
     description: 'Case-insensitive substring of title or description.',
-    schema: { type: 'string', maxLength: 200 },
+    schema: { type: 'string', maxLength: 200, pattern: '^[^\\u0000]*$' },
   },
   limit: { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 50 } },
   ifMatch: header(
@@ -113,7 +113,17 @@ export const PARAMETERS = {
   },
 };
 
-const description = { type: ['string', 'null'], maxLength: 1000 };
+// What the worker accepts, as JSON Schema can say it: no NUL (Postgres text cannot hold
+// one), and a title with something besides white space (the worker trims it first).
+const NO_NUL = '^[^\\u0000]*$';
+const title = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 200,
+  pattern: '^[^\\u0000]*\\S[^\\u0000]*$',
+  description: 'Trimmed; 1–200 characters.',
+};
+const description = { type: ['string', 'null'], maxLength: 1000, pattern: NO_NUL };
 const timestamp = { type: 'string', format: 'date-time' };
 const object = (required, properties, extra = {}) => ({
   type: 'object',
@@ -135,16 +145,16 @@ export const SCHEMAS = {
     updated_at: timestamp,
   }),
   TaskCreate: object(['title'], {
-    title: { type: 'string', description: 'Trimmed; 1–200 characters.' },
+    title,
     description,
     completed: { type: 'boolean', default: false },
   }),
   TaskReplace: object(['title', 'description', 'completed'], {
-    title: string,
+    title,
     description,
     completed: { type: 'boolean' },
   }),
-  TaskPatch: object(null, { title: string, description, completed: { type: 'boolean' } }, { minProperties: 1 }),
+  TaskPatch: object(null, { title, description, completed: { type: 'boolean' } }, { minProperties: 1 }),
   TaskComplete: object(['completed'], { completed: { type: 'boolean' } }),
   Me: { type: 'object', required: ['user_id'], properties: { user_id: string, email: string, name: string } },
   Problem: {

@@ -51,6 +51,7 @@ const WRITE_LIMITER: &str = "WRITE_LIMITER";
 fn load_state(env: &Env) -> Result<Rc<AppState>, ApiError> {
     let loaded = STATE.with(|cell| {
         cell.get_or_init(|| {
+            log_isolate_start();
             // Secrets and vars are the same property on `env`; where one was declared
             // comes from the build's wrangler.toml (see `declared_source`).
             let config = Config::load(|name| {
@@ -338,6 +339,17 @@ pub async fn with_deadline<F: Future>(work: F, limit: Duration) -> Option<F::Out
         Either::Left((outcome, _)) => Some(outcome),
         Either::Right(_) => None,
     }
+}
+
+/// One line when an isolate serves its first request, so restarts (including the
+/// runtime's silent recovery after a crash) can be counted from the logs.
+fn log_isolate_start() {
+    let mut id = [0u8; 4];
+    let isolate = match getrandom::fill(&mut id) {
+        Ok(()) => id.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        Err(_) => "unknown".into(),
+    };
+    worker::console_log!(r#"{{"event":"isolate_start","isolate":"{isolate}"}}"#);
 }
 
 /// One JSON line per request. Deliberately built from a fixed set of fields: no

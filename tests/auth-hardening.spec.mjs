@@ -117,6 +117,27 @@ describe('key rotation without 401s (§5.6)', () => {
     responses.forEach((res, i) => expectUserId(res, `b-${i}`));
     expect(server.hits, 'exactly one refresh').toBe(2);
   }, 60_000);
+
+  it('a rotation during a JWKS outage: the new kid gets 503 with Retry-After (not 401) until a refresh succeeds', async (ctx) => {
+    const { jwksServer, worker } = resources(ctx);
+    const keyA = await generateSigningKey('EdDSA', { kid: 'A' });
+    const keyB = await generateSigningKey('EdDSA', { kid: 'B' });
+    const server = await jwksServer({ keys: [keyA.jwk] });
+    const w = await worker(authBindings({ AUTH_JWKS_URL: server.url }));
+    expectUserId(await me(w, await mintToken(keyA, { sub: 'warm' })), 'warm');
+
+    await sleep(COOLDOWN_MS + 1_000);
+    server.mode = 'error';
+    const rotated = await mintToken(keyB, { sub: 'rotated' });
+    for (let i = 0; i < 3; i += 1) {
+      const res = await me(w, rotated);
+      expect(res.status, 'a token the held keys cannot judge').toBe(503);
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+    // The old key still works from the held set meanwhile.
+    expectUserId(await me(w, await mintToken(keyA, { sub: 'old' })), 'old');
+    expect(server.hits, 'one failed refresh, no retry within the cooldown').toBe(2);
+  }, 60_000);
 });
 
 // ------------------------------------------------------------------ no usable key → 503

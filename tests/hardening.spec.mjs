@@ -289,6 +289,21 @@ describe('WRITE_LIMITER: per-user write limit → 429', () => {
   });
 });
 
+describe('an isolate announces itself once', () => {
+  it('the first request logs one {"event":"isolate_start"} line; later ones do not', async () => {
+    const worker = await startWorker(stackBindings(stack));
+    try {
+      for (let i = 0; i < 3; i += 1) expect((await worker.fetch('/health')).status).toBe(200);
+      await waitForRequestLog(worker, 3);
+      const starts = worker.logs.filter((l) => l.includes('"event":"isolate_start"'));
+      expect(starts).toHaveLength(1);
+      expect(JSON.parse(starts[0])).toEqual({ event: 'isolate_start', isolate: expect.stringMatching(/^[0-9a-f]{8}$/) });
+    } finally {
+      await worker.close();
+    }
+  });
+});
+
 describe('a forged list cursor is a 422 naming `cursor`', () => {
   it('an enormous UTC offset (once an arithmetic overflow) and other non-canonical values', async () => {
     const worker = await startWorker(stackBindings(stack));

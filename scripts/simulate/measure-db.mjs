@@ -40,28 +40,6 @@ export function listStatements() {
   return out;
 }
 
-// The idempotency table is specified (SPEC §4: per user, unique on (user, key), the
-// original 201 replayed byte for byte, forgotten after 24 h) but not yet in
-// migrations/. This is the shape the model assumes, to measure its size per key and
-// the cost of the per-user purge; the report labels it as such.
-const IDEMPOTENCY_DDL = `
-CREATE TABLE idempotency_keys (
-  user_id      text        NOT NULL,
-  key          text        NOT NULL,
-  request_hash bytea       NOT NULL,
-  status       smallint    NOT NULL,
-  response     text        NOT NULL,
-  task_id      bigint,
-  created_at   timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (user_id, key)
-);
-CREATE INDEX idempotency_keys_user_created_idx ON idempotency_keys (user_id, created_at);
-ALTER TABLE idempotency_keys ENABLE ROW LEVEL SECURITY;
-ALTER TABLE idempotency_keys FORCE ROW LEVEL SECURITY;
-CREATE POLICY idempotency_keys_user_isolation ON idempotency_keys
-  USING (user_id = current_setting('app.user_id', true))
-  WITH CHECK (user_id = current_setting('app.user_id', true));
-GRANT SELECT, INSERT, UPDATE, DELETE ON idempotency_keys TO task_api_user;`;
 const PURGE =
   "DELETE FROM idempotency_keys WHERE user_id = $1 AND created_at < now() - interval '24 hours'";
 /** Keys each user holds: creates with a key over the last 48 h (2 per day assumed). */
@@ -93,9 +71,10 @@ async function seed(db, from, to) {
     [from, to],
   );
   await db.query(
-    `INSERT INTO idempotency_keys (user_id, key, request_hash, status, response, task_id, created_at)
-     SELECT 'sim-user-' || u, 'key-' || u || '-' || k, sha256(convert_to(u || '/' || k, 'UTF8')), 201,
-            repeat('x', 420), k, now() - make_interval(hours => k * 12)
+    `INSERT INTO idempotency_keys (user_id, key, request_hash, task_id, title, description, completed,
+                                   task_created_at, task_updated_at, created_at)
+     SELECT 'sim-user-' || u, 'key-' || u || '-' || k, encode(sha256(convert_to(u || '/' || k, 'UTF8')), 'hex'),
+            k, 'task title ' || k, NULL, false, now(), now(), now() - make_interval(hours => k * 12)
        FROM generate_series($1::int, $2::int) AS u, generate_series(1, ${KEYS_PER_USER}) AS k`,
     [from, to],
   );
@@ -214,7 +193,7 @@ export async function main() {
     for (const f of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
       await db.query(readFileSync(join(dir, f), 'utf8'));
     }
-    await db.query(IDEMPOTENCY_DDL);
+    // migrations/0003 created idempotency_keys in the product's own shape.
     const stmts = listStatements();
     let seeded = 0;
     for (const target of targets) {

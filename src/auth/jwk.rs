@@ -180,10 +180,18 @@ impl Material {
 
 /// Parses a JWKS document, keeping the keys that serve at least one allowed algorithm.
 pub fn parse_jwks(body: &[u8], allowed: &[Algorithm]) -> Result<Vec<Jwk>, MalformedJwks> {
-    let set: WireJwks = serde_json::from_slice(body).map_err(|_| MalformedJwks)?;
+    // A JWK Set is an object (RFC 7517 §5), and so is each key. serde's derived
+    // structs would also take the array form (`[[…]]`, a key as the list of its
+    // members in declaration order): shapes no issuer publishes, refused here.
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| MalformedJwks)?;
+    if !value.is_object() {
+        return Err(MalformedJwks);
+    }
+    let set: WireJwks = serde_json::from_value(value).map_err(|_| MalformedJwks)?;
     Ok(set
         .keys
         .into_iter()
+        .filter(serde_json::Value::is_object)
         .filter_map(|k| serde_json::from_value::<WireJwk>(k).ok())
         .filter_map(|k| Jwk::from_wire(k, allowed))
         .collect())

@@ -136,6 +136,12 @@ async fn jwks_key(
         match select_key(&set.keys, alg, kid) {
             Ok(jwk) => return imported(jwk, alg).await,
             Err(NoKey::NotFound) if !unknown_key => unknown_key = true,
+            // The refresh this token needed failed: the keys held may just be out of
+            // date (a rotation during an outage), so the token cannot be judged — 503,
+            // not a 401 that would sign its user out.
+            Err(NoKey::NotFound) if JWKS.with(|c| c.borrow().last_error().is_some()) => {
+                return Err(no_keys(RETRY_AFTER_SECONDS))
+            }
             Err(NoKey::NotFound) => return Err(AuthError::UnknownKey.into()),
             Err(NoKey::Mismatch) => return Err(AuthError::KeyMismatch.into()),
             Err(NoKey::Ambiguous) => return Err(AuthError::AmbiguousKey.into()),

@@ -131,7 +131,10 @@ fn decode_cursor(raw: &str, sort: SortColumn, order: SortOrder) -> Result<After,
         }
         SortColumn::Title => !cursor.value.contains('\0'),
     };
-    if cursor.id < 1 || !value_ok {
+    // Only the exact bytes `encode_cursor` makes: one position, one cursor (members
+    // reordered, re-spaced or escaped differently, or the array form, are refused).
+    let canonical = serde_json::to_vec(&cursor).is_ok_and(|again| again == bytes);
+    if cursor.id < 1 || !value_ok || !canonical {
         return Err(INVALID_CURSOR);
     }
     Ok(After {
@@ -355,6 +358,9 @@ mod tests {
             r#"{"s":"created_at","o":"desc","v":"2026-11-26T11:08:51.123456Z","i":1,"x":2}"#,
             r#"{"s":"created_at","o":"desc","v":"2026-11-26T11:08:51.123456Z"}"#,
             r#"{"s":"title","o":"desc","v":"a\u0000b","i":1}"#,
+            r#"{"i":1,"s":"created_at","o":"desc","v":"2026-11-26T11:08:51.123456Z"}"#,
+            r#"{"s": "created_at","o":"desc","v":"2026-11-26T11:08:51.123456Z","i":1}"#,
+            r#"["created_at","desc","2026-11-26T11:08:51.123456Z",1]"#,
             r#"[]"#,
         ] {
             let forged = Base64UrlUnpadded::encode_string(json.as_bytes());

@@ -1,0 +1,3 @@
+#![no_main]
+// Invariants: task_api_fuzz::neon_response (fuzz/src/lib.rs).
+libfuzzer_sys::fuzz_target!(|data: &[u8]| task_api_fuzz::neon_response(data));

@@ -1,0 +1,3 @@
+#![no_main]
+// Invariants: task_api_fuzz::task_body (fuzz/src/lib.rs).
+libfuzzer_sys::fuzz_target!(|data: &[u8]| task_api_fuzz::task_body(data));
