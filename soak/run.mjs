@@ -96,8 +96,8 @@ async function startInstance(bindings, logSink) {
 }
 
 // ------------------------------------------------------------------------- requests
-async function send(instance, token, method, pathname, body) {
-  const headers = { authorization: `Bearer ${token}` };
+async function send(instance, token, method, pathname, body, extraHeaders = {}) {
+  const headers = { authorization: `Bearer ${token}`, ...extraHeaders };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const t0 = Date.now();
   try {
@@ -114,7 +114,7 @@ async function send(instance, token, method, pathname, body) {
     } catch {
       // kept as text
     }
-    return { status: res.status, type: res.headers.get('content-type'), auth: res.headers.get('www-authenticate'), json, t0, t1: Date.now() };
+    return { status: res.status, type: res.headers.get('content-type'), auth: res.headers.get('www-authenticate'), etag: res.headers.get('etag'), json, text, t0, t1: Date.now() };
   } catch (err) {
     return { status: 0, error: String(err?.name ?? err), t0, t1: Date.now() };
   }
@@ -156,11 +156,17 @@ const stateOf = (b) => ({ title: b.title, description: b.description ?? null, co
  * writes `apply(state, request)` → the state after it (null: deleted).
  */
 const OPS = {
-  create: { weight: 25 },
+  create: { weight: 18 },
+  // A create with an Idempotency-Key, retried once with the same key when the first
+  // answer was a 201 or was lost: never two rows, and the same 201 both times.
+  idempotentCreate: { weight: 7 },
   get: { weight: 12 },
   list: { weight: 12 },
   put: { weight: 12, apply: (_, w) => stateOf(w.body) },
-  patch: { weight: 12, apply: (_, w) => stateOf(w.body) },
+  patch: { weight: 8, apply: (_, w) => stateOf(w.body) },
+  // A PATCH with If-Match of the version last seen: 200, or 412 (another write came
+  // first; nothing written) — the audit treats a 412 like any refused write.
+  conditionalPatch: { weight: 4, apply: (_, w) => stateOf(w.body) },
   complete: { weight: 8, apply: (s, w) => ({ ...s, completed: w.body.completed }) },
   delete: { weight: 8, apply: () => null },
   crossUser: { weight: 5 },
@@ -258,10 +264,21 @@ async function soak(backend, opts) {
       const user = task?.user ?? users[Math.floor(Math.random() * users.length)];
       const token = await issuer.token(user);
       let req;
-      switch (op === 'create' || !task ? (['get', 'put', 'patch', 'complete', 'delete', 'crossUser'].includes(op) ? 'create' : op) : op) {
+      switch (op === 'create' || !task ? (['get', 'put', 'patch', 'conditionalPatch', 'complete', 'delete', 'crossUser'].includes(op) ? 'create' : op) : op) {
         case 'create': {
           const title = marker('c', user);
           req = { kind: 'create', method: 'POST', path: '/api/tasks', body: { title, description: Math.random() < 0.5 ? null : `d-${title}`, completed: Math.random() < 0.3 } };
+          break;
+        }
+        case 'idempotentCreate': {
+          const title = marker('i', user);
+          req = { kind: 'create', idempotent: true, method: 'POST', path: '/api/tasks', body: { title, description: null, completed: false }, headers: { 'idempotency-key': `key-${title}` } };
+          break;
+        }
+        case 'conditionalPatch': {
+          const title = marker('m', user);
+          const headers = task.version ? { 'if-match': `"${task.version}"` } : {};
+          req = { kind: 'conditionalPatch', method: 'PATCH', path: `/api/tasks/${task.id}`, body: { title, description: `d-${title}`, completed: Math.random() < 0.5 }, headers };
           break;
         }
         case 'list':
@@ -295,13 +312,21 @@ async function soak(backend, opts) {
         default:
           throw new Error(op);
       }
-      const res = await send(instance, req.as ? await issuer.token(req.as) : token, req.method, req.path, req.body);
-      const event = { op: req.kind, status: res.status, t0: res.t0, t1: res.t1, instance: instances.indexOf(instance), kid: issuer.kid(), auth: res.auth };
+      let res = await send(instance, req.as ? await issuer.token(req.as) : token, req.method, req.path, req.body, req.headers);
+      if (req.idempotent && (res.status === 201 || res.status === 503 || res.status === 0)) {
+        // The retry a client makes after a lost answer (or a duplicate it sends anyway).
+        const again = await send(instance, token, req.method, req.path, req.body, req.headers);
+        if (res.status === 201 && again.status === 201 && again.text !== res.text) {
+          violation('an idempotent retry answered another 201', JSON.stringify({ first: res.json, again: again.json }));
+        }
+        if (again.status === 201 || (res.status !== 201 && again.status !== 0)) res = again;
+      }
+      const event = { op: req.idempotent ? 'idempotentCreate' : req.kind, status: res.status, t0: res.t0, t1: res.t1, instance: instances.indexOf(instance), kid: issuer.kid(), auth: res.auth };
       events.push(event);
       if (res.status >= 400 && res.type !== 'application/problem+json') violation('error without problem+json', `${req.method} ${req.path} → ${res.status} ${res.type}`);
 
       const ambiguous = res.status === 503 || res.status === 0;
-      const isWrite = ['create', 'put', 'patch', 'complete', 'delete'].includes(req.kind);
+      const isWrite = ['create', 'put', 'patch', 'conditionalPatch', 'complete', 'delete'].includes(req.kind);
       if (isWrite) {
         ledger.push({ client: c, kind: req.kind, taskId: req.kind === 'create' ? (res.status === 201 ? res.json?.id : null) : task.id, user, body: req.body, status: res.status, ambiguous, t0: res.t0 });
       }
@@ -310,9 +335,11 @@ async function soak(backend, opts) {
         if (!t || t.user_id !== user || t.title !== req.body.title || t.completed !== req.body.completed || t.description !== req.body.description) {
           violation('create answered with another task', JSON.stringify({ sent: req.body, got: t }));
         }
-        if (t?.id) tasks.push({ id: t.id, user, mayBeGone: false });
+        if (t?.id) tasks.push({ id: t.id, user, mayBeGone: false, version: t.version });
       }
-      if (['put', 'patch', 'complete'].includes(req.kind) && res.status === 200) {
+      if (task && res.status === 200 && typeof res.json?.version === 'number') task.version = res.json.version;
+      if (req.kind === 'conditionalPatch' && res.status === 412) task.version = Number(JSON.parse(res.etag ?? 'null')) || task.version;
+      if (['put', 'patch', 'conditionalPatch', 'complete'].includes(req.kind) && res.status === 200) {
         const t = res.json;
         const fits = req.kind === 'complete' ? t?.completed === req.body.completed : JSON.stringify(t && stateOf(t)) === JSON.stringify(stateOf(req.body));
         if (!t || t.id !== task.id || t.user_id !== user || !fits) violation('write answered with another state', JSON.stringify({ sent: req.body, got: t }));
@@ -320,7 +347,7 @@ async function soak(backend, opts) {
       if (req.kind === 'get' && res.status === 200 && (res.json?.id !== task.id || res.json?.user_id !== user)) violation('get answered another task', JSON.stringify(res.json));
       if (req.kind === 'list' && res.status === 200 && (!Array.isArray(res.json) || res.json.some((t) => t.user_id !== user))) violation("list shows another user's task", req.path);
       if (req.kind === 'crossUser' && ![404, 401, 503, 0].includes(res.status)) violation('cross-user write not a 404', `${res.status}`);
-      if (task && ['get', 'put', 'patch', 'complete', 'delete'].includes(req.kind)) {
+      if (task && ['get', 'put', 'patch', 'conditionalPatch', 'complete', 'delete'].includes(req.kind)) {
         const gone = () => tasks.includes(task) && tasks.splice(tasks.indexOf(task), 1);
         // A 404 for a task of ours is only fine once a delete of it may have applied.
         if (res.status === 404) {
@@ -420,7 +447,7 @@ async function soak(backend, opts) {
     // only what came after it needs enumerating. Before it, an ambiguous delete cannot
     // have applied (the row was still there) and other ambiguous writes were overwritten;
     // no write before it can have been answered 404.
-    const cut = all.findLastIndex((w) => (w.kind === 'put' || w.kind === 'patch') && w.status >= 200 && w.status < 300);
+    const cut = all.findLastIndex((w) => ['put', 'patch', 'conditionalPatch'].includes(w.kind) && w.status >= 200 && w.status < 300);
     const before = cut >= 0 ? all.slice(0, cut) : [];
     const writes = cut >= 0 ? all.slice(cut + 1) : all;
     if (before.some((w) => w.status === 404)) {
