@@ -1,4 +1,4 @@
-// Hardening of token verification in workerd (SPEC §5.2, §5.6): key rotation without
+// Hardening of token verification in workerd: key rotation without
 // 401s, a JWKS with no usable key fails closed (503, not 401), a failed fetch is
 // remembered for 5 s, and RFC 9864's `Ed25519` as a name for EdDSA.
 //
@@ -10,58 +10,24 @@ import {
   authBindings,
   b64url,
   generateSigningKey,
+  me,
   mintToken,
+  perTest,
   signCompact,
-  startJwksServer,
-  startWorker,
+  sleep,
+  statusCounts,
   validClaims,
   waitForRequestLog,
 } from './harness.mjs';
 
-/** The unknown-kid refresh cooldown of SPEC §5.6; not configurable, so tests wait it out. */
+/** The unknown-kid refresh cooldown; not configurable, so tests wait it out. */
 const COOLDOWN_MS = 30_000;
-/** How long a failed fetch is remembered (SPEC §5.6). */
+/** How long a failed fetch is remembered. */
 const NEGATIVE_CACHE_MS = 5_000;
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Servers and workers closed when the test that made them ends. */
-function resources({ onTestFinished }) {
-  return {
-    async jwksServer(options) {
-      const server = await startJwksServer(options);
-      onTestFinished(() => server.close());
-      return server;
-    },
-    async worker(bindings) {
-      const w = await startWorker(bindings);
-      onTestFinished(() => w.close());
-      return w;
-    },
-  };
-}
-
-async function me(w, token) {
-  const res = await w.fetch('/api/me', { headers: { Authorization: `Bearer ${token}` } });
-  const text = await res.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // not JSON; the assertions say so
-  }
-  return { status: res.status, headers: res.headers, text, json };
-}
-
-function statusCounts(responses) {
-  const counts = {};
-  for (const { status } of responses) counts[status] = (counts[status] ?? 0) + 1;
-  return counts;
-}
 
 function expectUserId(res, userId) {
   expect(res.status, res.text).toBe(200);
-  expect(res.json).toEqual({ user_id: userId });
+  expect(res.body).toEqual({ user_id: userId });
 }
 
 /** 503 problem+json, Retry-After whole seconds within [1, max], and no 401 challenge. */
@@ -97,7 +63,7 @@ async function reasonsLogged(w, count) {
 
 describe('key rotation without 401s (§5.6)', () => {
   it('after the cooldown, 20 concurrent requests with a new kid all get 200 from one refresh', async (ctx) => {
-    const { jwksServer, worker } = resources(ctx);
+    const { jwksServer, worker } = perTest(ctx);
     const keyA = await generateSigningKey('EdDSA', { kid: 'A' });
     const keyB = await generateSigningKey('EdDSA', { kid: 'B' });
     const server = await jwksServer({ keys: [keyA.jwk] });
@@ -119,7 +85,7 @@ describe('key rotation without 401s (§5.6)', () => {
   }, 60_000);
 
   it('a rotation during a JWKS outage: the new kid gets 503 with Retry-After (not 401) until a refresh succeeds', async (ctx) => {
-    const { jwksServer, worker } = resources(ctx);
+    const { jwksServer, worker } = perTest(ctx);
     const keyA = await generateSigningKey('EdDSA', { kid: 'A' });
     const keyB = await generateSigningKey('EdDSA', { kid: 'B' });
     const server = await jwksServer({ keys: [keyA.jwk] });
@@ -163,7 +129,7 @@ describe('a JWKS with no usable key is a failed fetch: 503 + Retry-After, never 
   ];
 
   it.for(cases)('%s → 503, logged as "JWKS has no usable key"', async ([, setup], ctx) => {
-    const { jwksServer, worker } = resources(ctx);
+    const { jwksServer, worker } = perTest(ctx);
     const { keys, bindings } = await setup();
     const server = await jwksServer({ keys });
     const w = await worker(authBindings({ AUTH_JWKS_URL: server.url, ...bindings }));
@@ -182,7 +148,7 @@ describe('a JWKS with no usable key is a failed fetch: 503 + Retry-After, never 
 
 describe('a failed fetch is remembered for 5 s (§5.6)', () => {
   it('outage on a cold isolate: 20 sequential junk tokens within 5 s → one fetch, 503s with Retry-After ≤ 5', async (ctx) => {
-    const { jwksServer, worker } = resources(ctx);
+    const { jwksServer, worker } = perTest(ctx);
     const server = await jwksServer({ keys: [] });
     server.mode = 'error';
     const w = await worker(authBindings({ AUTH_JWKS_URL: server.url }));
@@ -201,7 +167,7 @@ describe('a failed fetch is remembered for 5 s (§5.6)', () => {
   });
 
   it('after the window, the next request fetches again and succeeds (503 is not sticky)', async (ctx) => {
-    const { jwksServer, worker } = resources(ctx);
+    const { jwksServer, worker } = perTest(ctx);
     const key = await generateSigningKey('EdDSA', { kid: 'k1' });
     const server = await jwksServer({ keys: [key.jwk] });
     server.mode = 'error';
@@ -223,7 +189,7 @@ describe('a failed fetch is remembered for 5 s (§5.6)', () => {
 
 describe('RFC 9864 `Ed25519` counts as EdDSA with an Ed25519 key (§5.2)', () => {
   it('an `alg: Ed25519` token verifies against an OKP key, with the JWK `alg` absent, `EdDSA` or `Ed25519`', async (ctx) => {
-    const { jwksServer, worker } = resources(ctx);
+    const { jwksServer, worker } = perTest(ctx);
     const plain = await generateSigningKey('EdDSA', { kid: 'plain' });
     const legacy = await generateSigningKey('EdDSA', { kid: 'legacy', jwk: { alg: 'EdDSA' } });
     const full = await generateSigningKey('EdDSA', { kid: 'full', jwk: { alg: 'Ed25519' } });
@@ -239,7 +205,7 @@ describe('RFC 9864 `Ed25519` counts as EdDSA with an Ed25519 key (§5.2)', () =>
   });
 
   it('an `alg: Ed25519` token naming an EC key is refused (401), as is a forged signature', async (ctx) => {
-    const { jwksServer, worker } = resources(ctx);
+    const { jwksServer, worker } = perTest(ctx);
     const ed = await generateSigningKey('EdDSA', { kid: 'ed' });
     const ec = await generateSigningKey('ES256', { kid: 'ec' });
     const server = await jwksServer({ keys: [ed.jwk, ec.jwk] });
@@ -253,7 +219,7 @@ describe('RFC 9864 `Ed25519` counts as EdDSA with an Ed25519 key (§5.2)', () =>
   });
 
   it('`Ed25519` is refused when EdDSA is not allowed', async (ctx) => {
-    const { jwksServer, worker } = resources(ctx);
+    const { jwksServer, worker } = perTest(ctx);
     const ed = await generateSigningKey('EdDSA', { kid: 'ed' });
     const server = await jwksServer({ keys: [ed.jwk] });
     const w = await worker(authBindings({ AUTH_JWKS_URL: server.url, AUTH_ALGORITHMS: 'ES256' }));
@@ -266,7 +232,7 @@ describe('RFC 9864 `Ed25519` counts as EdDSA with an Ed25519 key (§5.2)', () =>
 
 describe('a `crit` header is refused whatever its value (§5.2)', () => {
   it('`crit: null` → 401 "unsupported critical header"', async (ctx) => {
-    const { jwksServer, worker } = resources(ctx);
+    const { jwksServer, worker } = perTest(ctx);
     const ed = await generateSigningKey('EdDSA', { kid: 'ed' });
     const server = await jwksServer({ keys: [ed.jwk] });
     const w = await worker(authBindings({ AUTH_JWKS_URL: server.url }));
