@@ -434,3 +434,47 @@ describe('pagination is stable under concurrent writes', () => {
     expect(await db.row(doomed.id)).toBeNull();
   });
 });
+
+// The list is rendered by the database (`task_json`, migration 0004) while a single
+// task is still rendered by the worker (serde_json over `Task`): both must be the same
+// bytes, for every character a title or description can hold and for timestamps with
+// any number of significant microsecond digits.
+describe(`the database renders list items exactly as the worker renders a task (${backendName()})`, () => {
+  it('list body === "[" + the GET bodies, in list order, joined by "," + "]"', async () => {
+    const G = await newUser();
+    const control = Array.from({ length: 31 }, (_, i) => String.fromCharCode(i + 1)).join('');
+    const created = await createAll(G, [
+      { title: 'plain', description: null },
+      { title: 'quote " and backslash \\ and \\" and \\u0041', description: '"\\"' },
+      { title: `controls ${control} end`, description: `tab\there\nnewline\r\u007f del` },
+      { title: 'emoji 🌍👩‍💻 é ß 中文 \u2028\u2029 \uFEFF', description: '𝄞 astral' },
+      { title: '</script><!-- & \' / ', description: '' },
+    ]);
+    // Timestamps whose microseconds end in zeros, or are zero, must keep six digits.
+    const ids = created.map((t) => t.id);
+    await taskDb(stack).query(
+      `UPDATE tasks SET created_at = '2026-01-02 03:04:05+00', updated_at = '2026-01-02 03:04:05.12+00'
+       WHERE id = $1::bigint`,
+      [String(ids[0])],
+    );
+    await taskDb(stack).query(`UPDATE tasks SET updated_at = '1999-12-31 23:59:59.999999+05' WHERE id = $1::bigint`, [
+      String(ids[1]),
+    ]);
+    const list = await G.call('GET', '/api/tasks?sort=title&order=asc');
+    expect(list.status).toBe(200);
+    expect(list.body).toHaveLength(created.length);
+    const singles = [];
+    for (const item of list.body) {
+      const one = await G.call('GET', `/api/tasks/${item.id}`);
+      expect(one.status).toBe(200);
+      singles.push(one.text);
+    }
+    expect(list.text).toBe(`[${singles.join(',')}]`);
+    expect(list.body.find((t) => t.id === ids[0])).toMatchObject({
+      created_at: '2026-01-02T03:04:05.000000Z',
+      updated_at: '2026-01-02T03:04:05.120000Z',
+    });
+    expect(list.body.find((t) => t.id === ids[1]).updated_at).toBe('1999-12-31T18:59:59.999999Z');
+    expect(list.body.find((t) => t.id === ids[2]).title).toBe(`controls ${control} end`);
+  });
+});
