@@ -228,23 +228,12 @@ pub fn finish(then: Then, outcome: Result<QueryResult, DbError>) -> Result<Reply
             other => Err(refusal(other)),
         },
         Then::Page { query, path } => {
-            let mut rows = sql::page_from(result)?;
-            let more = rows.len() > query.limit as usize;
-            rows.truncate(query.limit as usize);
-            // The rows are JSON already (`task_json`): the body is their concatenation.
-            let size = rows.iter().map(|r| r.json.len() + 1).sum::<usize>() + 2;
-            let mut body = Vec::with_capacity(size);
-            body.push(b'[');
-            for (i, row) in rows.iter().enumerate() {
-                if i > 0 {
-                    body.push(b',');
-                }
-                body.extend_from_slice(row.json.as_bytes());
-            }
-            body.push(b']');
-            let mut reply = Reply::json_bytes(200, body);
-            if let (true, Some(last)) = (more, rows.last()) {
-                let cursor = listing::encode_cursor(&query, &last.after_value, last.id);
+            let mut tasks = sql::tasks_from(result)?;
+            let more = tasks.len() > query.limit as usize;
+            tasks.truncate(query.limit as usize);
+            let mut reply = Reply::json(200, &tasks);
+            if let (true, Some(last)) = (more, tasks.last()) {
+                let cursor = listing::encode_cursor(&query, last);
                 reply = reply.with_header("link", listing::next_link(path, &query, &cursor));
             }
             Ok(reply)
@@ -638,77 +627,29 @@ mod tests {
         }
     }
 
-    /// A list statement's reply: rows `(task JSON, after_value, id)` for tasks `1..=n`,
-    /// each JSON as the database renders it (`task_json`).
-    fn page_rows(n: i64) -> QueryResult {
-        let rows: Vec<String> = (1..=n)
-            .map(|id| {
-                let json = format!(
-                    r#"{{"id":{id},"user_id":"alice","title":"t\"{id}","description":null,"completed":false,"version":1,"created_at":"2026-11-26T11:08:51.500000Z","updated_at":"2026-11-26T12:00:00.000000Z"}}"#
-                );
-                let cells = [json, format!("2026-11-26T11:08:5{id}.000000Z"), id.to_string()];
-                serde_json::to_string(&cells).unwrap()
-            })
-            .collect();
-        let body = format!(
-            r#"{{"fields":[{{"name":"task","dataTypeID":25}},{{"name":"after_value","dataTypeID":25}},{{"name":"id","dataTypeID":20}}],"rows":[{}]}}"#,
-            rows.join(",")
-        );
-        parse_single(body.as_bytes()).unwrap()
-    }
-
     #[test]
     fn a_page_links_to_the_next_only_when_more_rows_exist() {
         let query = listing::list_query(Some("limit=2")).unwrap();
         let page = |n: i64| {
+            let titles: Vec<(i64, &str)> = (1..=n).map(|i| (i, "t")).collect();
             finish(
                 Then::Page {
                     query: query.clone(),
                     path: "/api/u/tasks",
                 },
-                Ok(page_rows(n)),
+                Ok(rows(&titles)),
             )
             .unwrap()
         };
         let full = page(3);
         let items: Vec<serde_json::Value> = serde_json::from_slice(&full.body).unwrap();
         assert_eq!(items.len(), 2, "the extra row is not shown");
-        assert_eq!(
-            items[1]["title"], "t\"2",
-            "rows are copied as the database wrote them"
-        );
         assert_eq!(items[0]["version"], 1, "list items carry their version");
         let link = header(&full, "link").unwrap();
-        let prefix = "</api/u/tasks?sort=created_at&order=desc&limit=2&cursor=";
-        assert!(link.starts_with(prefix));
+        assert!(link.starts_with("</api/u/tasks?sort=created_at&order=desc&limit=2&cursor="));
         assert!(link.ends_with(">; rel=\"next\""));
-        // The cursor is the last shown row's position, not the extra row's.
-        let cursor = &link[prefix.len()..link.len() - ">; rel=\"next\"".len()];
-        let next = listing::list_query(Some(&format!("limit=2&cursor={cursor}"))).unwrap();
-        let after = next.after.unwrap();
-        assert_eq!(
-            (after.value.as_str(), after.id),
-            ("2026-11-26T11:08:52.000000Z", 2)
-        );
         assert_eq!(header(&page(2), "link"), None);
         assert_eq!(header(&page(0), "link"), None);
-        assert_eq!(page(0).body, b"[]");
-    }
-
-    #[test]
-    fn a_list_row_that_is_not_the_rendered_shape_is_a_database_failure() {
-        let query = listing::list_query(None).unwrap();
-        let old_shape = finish(
-            Then::Page {
-                query,
-                path: "/api/tasks",
-            },
-            Ok(rows(&[(1, "t")])),
-        );
-        assert!(
-            matches!(old_shape, Err(ApiError::Unavailable { .. })),
-            "{old_shape:?}"
-        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::{Deserialize, Serialize};
 
 use super::input::NUL_MESSAGE;
+use super::Task;
 use crate::error::{ApiError, FieldError};
 use crate::timestamp::Timestamp;
 
@@ -36,6 +37,14 @@ impl SortColumn {
 
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+
+    fn value_of(self, task: &Task) -> &str {
+        match self {
+            Self::CreatedAt => task.created_at.as_str(),
+            Self::UpdatedAt => task.updated_at.as_str(),
+            Self::Title => &task.title,
+        }
     }
 }
 
@@ -95,14 +104,12 @@ struct Cursor {
     id: i64,
 }
 
-/// The cursor after the row whose sort value is `value` (a canonical timestamp or a
-/// title, as the list statement returns it) and whose id is `id`.
-pub fn encode_cursor(query: &ListQuery, value: &str, id: i64) -> String {
+pub fn encode_cursor(query: &ListQuery, last: &Task) -> String {
     let cursor = Cursor {
         sort: query.sort.as_str().into(),
         order: query.order.as_str().into(),
-        value: value.into(),
-        id,
+        value: query.sort.value_of(last).to_string(),
+        id: last.id,
     };
     Base64UrlUnpadded::encode_string(&serde_json::to_vec(&cursor).unwrap_or_default())
 }
@@ -299,10 +306,23 @@ mod tests {
         assert_eq!(all, vec!["limit", "order", "status"]);
     }
 
+    fn task(id: i64, title: &str) -> Task {
+        Task {
+            id,
+            user_id: "u".into(),
+            title: title.into(),
+            description: None,
+            completed: false,
+            version: 1,
+            created_at: Timestamp::parse_canonical("2026-11-26T11:08:51.123456Z").unwrap(),
+            updated_at: Timestamp::parse_canonical("2026-11-26T12:00:00.000000Z").unwrap(),
+        }
+    }
+
     #[test]
     fn cursors_round_trip_and_stay_bound_to_their_sort() {
         let q = list_query(Some("sort=title&order=asc")).unwrap();
-        let c = encode_cursor(&q, "b&c", 7);
+        let c = encode_cursor(&q, &task(7, "b&c"));
         let next = list_query(Some(&format!("sort=title&order=asc&cursor={c}"))).unwrap();
         assert_eq!(
             next.after,
@@ -317,7 +337,7 @@ mod tests {
         );
 
         let q = list_query(None).unwrap();
-        let c = encode_cursor(&q, "2026-11-26T11:08:51.123456Z", 9);
+        let c = encode_cursor(&q, &task(9, "x"));
         let next = list_query(Some(&format!("cursor={c}"))).unwrap();
         assert_eq!(next.after.unwrap().value, "2026-11-26T11:08:51.123456Z");
     }

@@ -172,13 +172,9 @@ pub const DELETE: &str = "WITH removed AS ( \
 // statement with its actual parameter values).
 //   $1 user · $2 completed filter (bool or NULL) · $3 ILIKE pattern or NULL
 //   $4/$5 cursor (sort value, id) or NULL · $6 limit (one more than the page)
-// Each row is the task as JSON text, rendered by the database (`task_json`, migration
-// 0004), and the row's keyset position (`after_value`, `id`) for the next cursor: the
-// worker copies the text into the reply instead of decoding and re-encoding 50 rows.
 
 pub const LIST_CREATED_DESC: &str =
-    "SELECT task_json(id, user_id, title, description, completed, version, created_at, \
-       updated_at) AS task, task_time(created_at) AS after_value, id \
+    "SELECT id, user_id, title, description, completed, version, created_at, updated_at \
      FROM tasks WHERE user_id = $1 \
      AND ($2::boolean IS NULL OR completed = $2::boolean) \
      AND ($3::text IS NULL OR title ILIKE $3::text OR description ILIKE $3::text) \
@@ -186,8 +182,7 @@ pub const LIST_CREATED_DESC: &str =
      ORDER BY created_at DESC, id DESC LIMIT $6::integer";
 
 pub const LIST_CREATED_ASC: &str =
-    "SELECT task_json(id, user_id, title, description, completed, version, created_at, \
-       updated_at) AS task, task_time(created_at) AS after_value, id \
+    "SELECT id, user_id, title, description, completed, version, created_at, updated_at \
      FROM tasks WHERE user_id = $1 \
      AND ($2::boolean IS NULL OR completed = $2::boolean) \
      AND ($3::text IS NULL OR title ILIKE $3::text OR description ILIKE $3::text) \
@@ -195,8 +190,7 @@ pub const LIST_CREATED_ASC: &str =
      ORDER BY created_at ASC, id ASC LIMIT $6::integer";
 
 pub const LIST_UPDATED_DESC: &str =
-    "SELECT task_json(id, user_id, title, description, completed, version, created_at, \
-       updated_at) AS task, task_time(updated_at) AS after_value, id \
+    "SELECT id, user_id, title, description, completed, version, created_at, updated_at \
      FROM tasks WHERE user_id = $1 \
      AND ($2::boolean IS NULL OR completed = $2::boolean) \
      AND ($3::text IS NULL OR title ILIKE $3::text OR description ILIKE $3::text) \
@@ -204,8 +198,7 @@ pub const LIST_UPDATED_DESC: &str =
      ORDER BY updated_at DESC, id DESC LIMIT $6::integer";
 
 pub const LIST_UPDATED_ASC: &str =
-    "SELECT task_json(id, user_id, title, description, completed, version, created_at, \
-       updated_at) AS task, task_time(updated_at) AS after_value, id \
+    "SELECT id, user_id, title, description, completed, version, created_at, updated_at \
      FROM tasks WHERE user_id = $1 \
      AND ($2::boolean IS NULL OR completed = $2::boolean) \
      AND ($3::text IS NULL OR title ILIKE $3::text OR description ILIKE $3::text) \
@@ -213,8 +206,7 @@ pub const LIST_UPDATED_ASC: &str =
      ORDER BY updated_at ASC, id ASC LIMIT $6::integer";
 
 pub const LIST_TITLE_DESC: &str =
-    "SELECT task_json(id, user_id, title, description, completed, version, created_at, \
-       updated_at) AS task, title AS after_value, id \
+    "SELECT id, user_id, title, description, completed, version, created_at, updated_at \
      FROM tasks WHERE user_id = $1 \
      AND ($2::boolean IS NULL OR completed = $2::boolean) \
      AND ($3::text IS NULL OR title ILIKE $3::text OR description ILIKE $3::text) \
@@ -222,8 +214,7 @@ pub const LIST_TITLE_DESC: &str =
      ORDER BY title DESC, id DESC LIMIT $6::integer";
 
 pub const LIST_TITLE_ASC: &str =
-    "SELECT task_json(id, user_id, title, description, completed, version, created_at, \
-       updated_at) AS task, title AS after_value, id \
+    "SELECT id, user_id, title, description, completed, version, created_at, updated_at \
      FROM tasks WHERE user_id = $1 \
      AND ($2::boolean IS NULL OR completed = $2::boolean) \
      AND ($3::text IS NULL OR title ILIKE $3::text OR description ILIKE $3::text) \
@@ -468,41 +459,6 @@ pub fn tasks_from(result: QueryResult) -> Result<Vec<Task>, DbError> {
     };
     decode(result)
         .map_err(|DecodeError(e)| DbError::Unavailable(format!("task row did not decode: {e}")))
-}
-
-/// One row of a list statement: the task as the database rendered it, and its keyset
-/// position.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PageRow {
-    /// The task's JSON text (`task_json`), copied into the reply as is.
-    pub json: String,
-    /// The sort column's value as the cursor holds it (`task_time` or the title).
-    pub after_value: String,
-    pub id: i64,
-}
-
-/// Decodes a list statement's rows without looking into the task's JSON.
-pub fn page_from(result: QueryResult) -> Result<Vec<PageRow>, DbError> {
-    let decode = |result: QueryResult| -> Result<Vec<PageRow>, DecodeError> {
-        let (json, after_value, id) = (
-            result.column("task")?,
-            result.column("after_value")?,
-            result.column("id")?,
-        );
-        result
-            .rows
-            .into_iter()
-            .map(|mut row| {
-                Ok(PageRow {
-                    json: take(&mut row, json).into_text()?,
-                    after_value: take(&mut row, after_value).into_text()?,
-                    id: take(&mut row, id).into_i64()?,
-                })
-            })
-            .collect()
-    };
-    decode(result)
-        .map_err(|DecodeError(e)| DbError::Unavailable(format!("list row did not decode: {e}")))
 }
 
 #[cfg(test)]
