@@ -17,6 +17,15 @@ impl Reply {
         Reply::serialized(status, "application/json", value)
     }
 
+    /// A body that is JSON already (a constant).
+    pub fn json_bytes(status: u16, body: Vec<u8>) -> Reply {
+        Reply {
+            status,
+            headers: vec![("content-type", "application/json".into())],
+            body,
+        }
+    }
+
     /// An RFC 9457 problem document for an error, with the headers its status calls for.
     pub fn problem(err: &ApiError) -> Reply {
         let mut reply = Reply::serialized(err.status(), "application/problem+json", &err.problem());

@@ -70,8 +70,7 @@ impl NeonClient {
         serialize: Serialize,
     ) -> Result<QueryResult, DbError> {
         let batch = rls::batch(user, housekeeping, statement, serialize);
-        let body = serde_json::to_vec(&batch_body(&batch))
-            .map_err(|e| DbError::Unavailable(format!("request not encodable: {e}")))?;
+        let body = batch_body(&batch);
         let reply = self.send(body, access).await.map_err(rls::classify)?;
         let mut results = parse_batch(&reply, batch.len())?;
         results
@@ -119,7 +118,8 @@ impl NeonClient {
         let status = response.status().as_u16();
         let bytes = response.bytes().await.map_err(Failure::from_reqwest)?;
         if status == 200 {
-            return Ok(bytes.to_vec());
+            // Takes reqwest's buffer over rather than copying it (a list reply is tens of KB).
+            return Ok(Vec::from(bytes));
         }
         // A 3xx arrives here (see `redirect_guard`): like any other non-200 it is the
         // endpoint failing, and below 500 it is never retried.

@@ -5,8 +5,7 @@
 //! Decoding here turns that text into typed values, so the transport in `client.rs`
 //! only moves bytes and this file can be tested natively.
 
-use serde::Deserialize;
-use serde_json::{json, Value as Json};
+use serde::{Deserialize, Serialize};
 
 use crate::auth::UserScope;
 use crate::timestamp::Timestamp;
@@ -187,15 +186,36 @@ impl Value {
     }
 }
 
+/// One statement on the wire. Borrowed, so the request body is written straight
+/// from the statements (no `serde_json::Value` tree, no copy of the SQL text).
+#[derive(Serialize)]
+struct WireQuery<'a> {
+    query: &'a str,
+    params: &'a [Option<String>],
+}
+
+#[derive(Serialize)]
+struct WireQueries<'a> {
+    queries: Vec<WireQuery<'a>>,
+}
+
+fn wire(statement: &Statement) -> WireQuery<'_> {
+    WireQuery {
+        query: statement.sql,
+        params: &statement.params,
+    }
+}
+
 /// The JSON body for one statement.
-pub fn single_body(statement: &Statement) -> Json {
-    json!({ "query": statement.sql, "params": statement.params })
+pub fn single_body(statement: &Statement) -> Vec<u8> {
+    // Strings and string arrays only: serializing cannot fail.
+    serde_json::to_vec(&wire(statement)).unwrap_or_default()
 }
 
 /// The JSON body for a batch, which Neon runs as one transaction.
-pub fn batch_body(statements: &[Statement]) -> Json {
-    let queries: Vec<Json> = statements.iter().map(single_body).collect();
-    json!({ "queries": queries })
+pub fn batch_body(statements: &[Statement]) -> Vec<u8> {
+    let queries = statements.iter().map(wire).collect();
+    serde_json::to_vec(&WireQueries { queries }).unwrap_or_default()
 }
 
 #[derive(Deserialize)]
@@ -329,14 +349,16 @@ mod tests {
             .bind(false);
         assert_eq!(
             single_body(&st),
-            json!({"query": "select $1, $2, $3", "params": ["u", null, "false"]})
+            br#"{"query":"select $1, $2, $3","params":["u",null,"false"]}"#
         );
+        let quoted = Statement::for_user("select '\"'", &UserScope::for_tests("\\\n"));
+        let batch: serde_json::Value = serde_json::from_slice(&batch_body(&[st, quoted])).unwrap();
         assert_eq!(
-            batch_body(&[st.clone(), st])["queries"]
-                .as_array()
-                .unwrap()
-                .len(),
-            2
+            batch,
+            serde_json::json!({"queries": [
+                {"query": "select $1, $2, $3", "params": ["u", null, "false"]},
+                {"query": "select '\"'", "params": ["\\\n"]},
+            ]})
         );
     }
 
