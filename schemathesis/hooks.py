@@ -56,3 +56,18 @@ def api_headers(ctx, response, case):
             raise AssertionError(f"/api/ answer with Cache-Control {cache!r}")
         if cache == "private, no-cache" and not _header(response, "etag"):
             raise AssertionError("private, no-cache without an ETag")
+
+
+@schemathesis.check
+def conditional_answers(ctx, response, case):
+    """ETags where the API promises them: a 412 names the current version, a 304 has
+    its ETag and no body, a created or replayed task has its ETag and Location."""
+    status = response.status_code
+    if status in (304, 412) and not _header(response, "etag"):
+        raise AssertionError(f"{status} without an ETag")
+    if status == 304 and response.content:
+        raise AssertionError("304 with a body")
+    if status == 201 and not (_header(response, "etag") and _header(response, "location")):
+        raise AssertionError("201 without ETag and Location")
+    if status in (429, 503) and not _header(response, "retry-after"):
+        raise AssertionError(f"{status} without Retry-After")

@@ -62,6 +62,12 @@ const BODY_ERRORS = [400, 413, 415, 422];
 /** A request-header parameter for PARAMETERS, e.g. `ifMatch: header('If-Match', '…')`. */
 export const header = (name, description, schema = string) => ({ name, in: 'header', description, schema });
 
+/** `*` or a list of entity tags (RFC 9110 §8.8.3; obs-text left out); empty = absent. */
+const ENTITY_TAGS = {
+  type: 'string',
+  pattern: '^[ \\t]*((\\*|(W/)?"[!#-~]*"([ \\t]*,[ \\t]*(W/)?"[!#-~]*")*)[ \\t]*)?$',
+};
+
 export const PARAMETERS = {
   userId: {
     name: 'user_id',
@@ -97,9 +103,14 @@ export const PARAMETERS = {
   limit: { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 50 } },
   ifMatch: header(
     'If-Match',
-    'Write only if the task is at one of these versions (`"3"`; strong comparison, weak tags never match), or exists (`*`); else 412.',
+    'Write only if the task is at one of these versions (`"3"`; strong comparison, weak tags never match), or exists (`*`); else 412. Malformed: 400.',
+    ENTITY_TAGS,
   ),
-  ifNoneMatch: header('If-None-Match', 'Answer 304 if the task is at one of these versions (weak comparison), or exists (`*`).'),
+  ifNoneMatch: header(
+    'If-None-Match',
+    'Answer 304 if the task is at one of these versions (weak comparison), or exists (`*`). Malformed: 400.',
+    ENTITY_TAGS,
+  ),
   idempotencyKey: header(
     'Idempotency-Key',
     'Makes a create safe to retry: within 24 h the same key and body replay the original 201; another body is a 422.',

@@ -50,23 +50,32 @@ struct Tag {
 }
 
 /// `*`, or a comma-separated list of entity tags (empty list elements are allowed, as
-/// RFC 9110 §5.6.1 asks of recipients). `None` when the header is malformed.
+/// RFC 9110 §5.6.1 asks of recipients). A comma inside the quotes belongs to the tag
+/// (`etagc` includes it), so the list is scanned, not split. `None` when malformed.
 fn parse(value: &str) -> Option<Option<Vec<Tag>>> {
-    let value = value.trim_matches([' ', '\t']);
+    let ows = |c: char| c == ' ' || c == '\t';
+    let value = value.trim_matches(ows);
     if value == "*" {
         return Some(None);
     }
     let mut tags = Vec::new();
-    for element in value.split(',') {
-        let element = element.trim_matches([' ', '\t']);
-        if element.is_empty() {
+    let mut rest = value;
+    loop {
+        rest = rest.trim_start_matches(ows);
+        if let Some(after) = rest.strip_prefix(',') {
+            rest = after;
             continue;
         }
-        let (weak, opaque) = match element.strip_prefix("W/") {
-            Some(rest) => (true, rest),
-            None => (false, element),
+        if rest.is_empty() {
+            break;
+        }
+        let (weak, quoted) = match rest.strip_prefix("W/") {
+            Some(after) => (true, after),
+            None => (false, rest),
         };
-        let inner = opaque.strip_prefix('"')?.strip_suffix('"')?;
+        let inner_start = quoted.strip_prefix('"')?;
+        let close = inner_start.find('"')?;
+        let inner = &inner_start[..close];
         // etagc = %x21 / %x23-7E / obs-text: no quote, no space, no control.
         if !inner
             .bytes()
@@ -78,6 +87,11 @@ fn parse(value: &str) -> Option<Option<Vec<Tag>>> {
             weak,
             version: parse_version(inner),
         });
+        // After a tag: optional whitespace, then a comma or the end.
+        rest = inner_start[close + 1..].trim_start_matches(ows);
+        if !(rest.is_empty() || rest.starts_with(',')) {
+            return None;
+        }
     }
     if tags.is_empty() {
         return None;
@@ -101,8 +115,16 @@ fn malformed(header: &str) -> ApiError {
     ))
 }
 
+/// An empty field value names no tag at all: treated like an absent header (some
+/// clients and proxies send one; the runtime may drop it too).
+fn present(header: Option<&str>) -> Option<&str> {
+    header.filter(|v| !v.trim_matches([' ', '\t']).is_empty())
+}
+
 pub fn if_match(header: Option<&str>) -> Result<Option<IfMatch>, ApiError> {
-    let Some(value) = header else { return Ok(None) };
+    let Some(value) = present(header) else {
+        return Ok(None);
+    };
     match parse(value).ok_or_else(|| malformed("If-Match"))? {
         None => Ok(Some(IfMatch::Any)),
         Some(tags) => Ok(Some(IfMatch::Versions(
@@ -115,7 +137,9 @@ pub fn if_match(header: Option<&str>) -> Result<Option<IfMatch>, ApiError> {
 }
 
 pub fn if_none_match(header: Option<&str>) -> Result<Option<IfNoneMatch>, ApiError> {
-    let Some(value) = header else { return Ok(None) };
+    let Some(value) = present(header) else {
+        return Ok(None);
+    };
     match parse(value).ok_or_else(|| malformed("If-None-Match"))? {
         None => Ok(Some(IfNoneMatch::Any)),
         Some(tags) => Ok(Some(IfNoneMatch::Versions(
@@ -180,6 +204,12 @@ mod tests {
     #[test]
     fn if_match_uses_strong_comparison() {
         assert_eq!(if_match(None), Ok(None));
+        assert_eq!(
+            if_match(Some("")),
+            Ok(None),
+            "an empty value is no condition"
+        );
+        assert_eq!(if_none_match(Some(" \t")), Ok(None));
         assert_eq!(if_match(Some("*")), Ok(Some(IfMatch::Any)));
         assert_eq!(
             if_match(Some(r#""3""#)),
@@ -193,6 +223,11 @@ mod tests {
         assert_eq!(
             if_match(Some(r#"W/"3""#)),
             Ok(Some(IfMatch::Versions(vec![])))
+        );
+        // A comma inside the quotes is part of the tag (RFC 9110 `etagc`).
+        assert_eq!(
+            if_match(Some(r#"W/"a,b", "", "7",, "x,,y""#)),
+            Ok(Some(IfMatch::Versions(vec![7])))
         );
         for foreign in [r#""03""#, r#""-1""#, r#""+3""#, r#""3.0""#, r#""""#] {
             assert_eq!(
@@ -220,9 +255,10 @@ mod tests {
             "\"a b\"",
             "\"a\"\"b\"",
             "*, \"3\"",
-            "",
             " , ",
             "\"\u{1}\"",
+            "\"3\" \"4\"",
+            "\"3\"x",
         ] {
             match if_match(Some(bad)) {
                 Err(ApiError::BadRequest(detail)) => assert!(detail.contains("If-Match"), "{bad}"),
