@@ -377,9 +377,12 @@ async function soak(backend, opts) {
   for (const e of events) {
     statusCounts[e.status] = (statusCounts[e.status] ?? 0) + 1;
     const ok = [200, 201, 204, 404, 409, 412, 429].includes(e.status);
-    const faultWindow = inSqlWindow(e.t0, e.t1) || inJwksWindow(e.t0, e.t1);
-    if (ok || ((e.status === 503 || e.status === 0) && faultWindow)) continue;
+    // After the key rotated while the JWKS was gone, an isolate holding the old keys
+    // cannot judge the new tokens until its next allowed refresh (the 30 s cooldown
+    // from its failed attempt): 503, by the token policy — fail closed, never a 401.
     const rotationWindow = issuer.rotatedAt && e.t1 >= issuer.rotatedAt && e.t0 <= (jwksBackAt ?? Date.now()) + JWKS_COOLDOWN_MS + 2000;
+    const faultWindow = inSqlWindow(e.t0, e.t1) || inJwksWindow(e.t0, e.t1) || rotationWindow;
+    if (ok || ((e.status === 503 || e.status === 0) && faultWindow)) continue;
     if (e.status === 401 && rotationWindow && /no matching key/.test(e.auth ?? '')) {
       rotation401 += 1;
       continue;
