@@ -90,6 +90,9 @@ describe.skipIf(!chromiumInstalled())('the demo page in Chromium', () => {
     await form.getByLabel('Password').fill('correct-horse-battery');
     await form.getByRole('button', { name: 'Create account' }).click();
     await expect.poll(() => page.locator('#who').textContent()).toContain(name);
+    // The first list read follows the sign-in; a test that counts the page's
+    // requests must not start before it has landed.
+    await expect.poll(() => page.locator('#message-info').textContent()).toMatch(/^\d+ tasks? shown\.$/);
   }
 
   const newTitle = (page) => page.locator('#new-task').getByLabel('Title', { exact: true });
