@@ -13,10 +13,36 @@
 
 use std::cell::Cell;
 
-use js_sys::{Function, Reflect};
-use wasm_bindgen::closure::Closure;
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Request, RequestInit, RequestRedirect};
+use wasm_bindgen::prelude::wasm_bindgen;
+
+// Written in JavaScript, not as a Rust closure: the wrapper runs on every fetch, and
+// from JavaScript it costs no crossing into wasm and no copy of its own — `fetch`
+// builds a new Request from its arguments anyway, so the init's `redirect` rides on
+// that one construction (the request's body, headers and abort signal come along).
+// Anything else (a URL and an init) is built into a Request only to look at its
+// headers, so a connection string passed in an init is caught as well; unguarded, it
+// goes on exactly as it came.
+#[wasm_bindgen(inline_js = r#"
+export function installRedirectGuard(header) {
+  const original = globalThis.fetch;
+  if (typeof original !== 'function') return false;
+  const manual = { redirect: 'manual' };
+  globalThis.fetch = function fetch(input, init) {
+    if (input instanceof Request && init === undefined) {
+      return original.call(globalThis, input, input.headers.has(header) ? manual : undefined);
+    }
+    const request = new Request(input, init);
+    return request.headers.has(header)
+      ? original.call(globalThis, request, manual)
+      : original.call(globalThis, input, init);
+  };
+  return true;
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = installRedirectGuard)]
+    fn install_redirect_guard(header: &str) -> bool;
+}
 
 /// The header that marks a request as ours to guard.
 const GUARDED_HEADER: &str = "neon-connection-string";
@@ -31,31 +57,9 @@ pub fn install() -> Result<(), String> {
     if INSTALLED.get() {
         return Ok(());
     }
-    let global = js_sys::global();
-    let original: Function = Reflect::get(&global, &JsValue::from_str("fetch"))
-        .ok()
-        .and_then(|f| f.dyn_into().ok())
-        .ok_or("the runtime has no global fetch")?;
-    let this = global.clone();
-    let guarded = Closure::<dyn Fn(JsValue, JsValue) -> Result<JsValue, JsValue>>::new(
-        move |input: JsValue, init: JsValue| -> Result<JsValue, JsValue> {
-            match input.dyn_ref::<Request>() {
-                Some(request) if request.headers().has(GUARDED_HEADER).unwrap_or(true) => {
-                    // A request's redirect mode is fixed at construction: copy it with
-                    // "manual" (body, headers and abort signal come along).
-                    let manual = RequestInit::new();
-                    manual.set_redirect(RequestRedirect::Manual);
-                    let copy = Request::new_with_request_and_init(request, &manual)?;
-                    original.call1(&this, &copy)
-                }
-                _ => original.call2(&this, &input, &init),
-            }
-        },
-    );
-    Reflect::set(&global, &JsValue::from_str("fetch"), guarded.as_ref())
-        .map_err(|_| "the global fetch cannot be replaced".to_string())?;
-    // Lives as long as the isolate, like the global it replaces.
-    guarded.forget();
+    if !install_redirect_guard(GUARDED_HEADER) {
+        return Err("the runtime has no global fetch".into());
+    }
     INSTALLED.set(true);
     Ok(())
 }
