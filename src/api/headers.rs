@@ -18,8 +18,8 @@ pub fn standard(reply: &mut Reply, path: &str) {
 }
 
 /// Milliseconds spent authenticating and waiting for the database, as the runtime's
-/// clock reports them (deployed Workers advance it only across I/O, so a span without
-/// I/O reads 0 there).
+/// clock reports them: `Date.now()`, whole milliseconds (deployed Workers advance it
+/// only across I/O, so a span without I/O reads 0 there).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Timing {
     pub auth_ms: Option<f64>,
@@ -27,11 +27,15 @@ pub struct Timing {
 }
 
 impl Timing {
-    /// `auth;dur=0.412, db;dur=3.1`, or nothing when neither ran.
+    /// `auth;dur=0, db;dur=3`, or nothing when neither ran. The clock counts whole
+    /// milliseconds, so the spans are written as integers: float formatting on every
+    /// request would only print digits the clock never has.
     pub fn header(&self) -> Option<String> {
         let entries: Vec<String> = [("auth", self.auth_ms), ("db", self.db_ms)]
             .into_iter()
-            .filter_map(|(name, ms)| ms.map(|ms| format!("{name};dur={ms:.3}")))
+            .filter_map(|(name, ms)| {
+                ms.map(|ms| format!("{name};dur={}", ms.max(0.0).round() as u64))
+            })
             .collect();
         (!entries.is_empty()).then(|| entries.join(", "))
     }
@@ -77,17 +81,20 @@ mod tests {
     fn server_timing_lists_what_ran() {
         assert_eq!(Timing::default().header(), None);
         let auth_only = Timing {
-            auth_ms: Some(0.25),
+            auth_ms: Some(0.0),
             db_ms: None,
         };
-        assert_eq!(auth_only.header().as_deref(), Some("auth;dur=0.250"));
+        assert_eq!(auth_only.header().as_deref(), Some("auth;dur=0"));
         let both = Timing {
             auth_ms: Some(1.0),
-            db_ms: Some(12.5),
+            db_ms: Some(12.0),
         };
-        assert_eq!(
-            both.header().as_deref(),
-            Some("auth;dur=1.000, db;dur=12.500")
-        );
+        assert_eq!(both.header().as_deref(), Some("auth;dur=1, db;dur=12"));
+        // A clock stepped backwards never gives a negative span.
+        let stepped = Timing {
+            auth_ms: Some(-3.0),
+            db_ms: None,
+        };
+        assert_eq!(stepped.header().as_deref(), Some("auth;dur=0"));
     }
 }
