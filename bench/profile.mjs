@@ -46,10 +46,12 @@ const ROUTES = {
   update: { figure: 'update', aliases: ['PATCH /api/tasks/{id}'], requests: 500 },
 };
 
+class UsageError extends Error {}
+
 function parseArgs(argv) {
   const opts = { route: 'health', cold: false, peer: false, warmup: 300, interval: 50, top: 40, build: PROFILE_BUILD };
   const value = (i, name) => {
-    if (i >= argv.length) throw new Error(`${name} needs a value`);
+    if (i >= argv.length) throw new UsageError(`${name} needs a value`);
     return argv[i];
   };
   for (let i = 0; i < argv.length; i += 1) {
@@ -61,16 +63,16 @@ function parseArgs(argv) {
     else if (arg === '--interval') opts.interval = Number(value(++i, arg));
     else if (arg === '--top') opts.top = Number(value(++i, arg));
     else if (arg === '--build') opts.build = path.resolve(value(++i, arg));
-    else if (arg.startsWith('--')) throw new Error(`unknown option ${arg}`);
+    else if (arg.startsWith('--')) throw new UsageError(`unknown option ${arg}`);
     else {
       const name = Object.keys(ROUTES).find((r) => r === arg || ROUTES[r].aliases.includes(arg));
-      if (!name) throw new Error(`unknown route ${arg} (one of ${Object.keys(ROUTES).join(', ')})`);
+      if (!name) throw new UsageError(`unknown route ${arg} (one of ${Object.keys(ROUTES).join(', ')})`);
       opts.route = name;
     }
   }
   opts.requests ??= opts.cold ? 5 : ROUTES[opts.route].requests;
   for (const key of ['requests', 'warmup', 'interval', 'top']) {
-    if (!Number.isInteger(opts[key]) || opts[key] < (key === 'warmup' ? 0 : 1)) throw new Error(`--${key} must be a whole number`);
+    if (!Number.isInteger(opts[key]) || opts[key] < (key === 'warmup' ? 0 : 1)) throw new UsageError(`--${key} must be a whole number`);
   }
   return opts;
 }
@@ -475,7 +477,8 @@ async function main() {
 
 main()
   .catch((err) => {
-    log(`profile: failed: ${err?.stack ?? err}`);
+    if (err instanceof UsageError) log(`profile: ${err.message}\nusage: node bench/profile.mjs [route] [--requests N] [--cold] [--peer] (see bench/README.md)`);
+    else log(`profile: failed: ${err?.stack ?? err}`);
     process.exitCode = 1;
   })
   .finally(cleanup);
