@@ -22,8 +22,9 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { load, percentile, pool, summarize } from './lib/load.mjs';
 import { cpuOf, machine } from './lib/proc.mjs';
-import { ALGORITHMS, AUDIENCE, ISSUER, makeKeys, mintToken, startJwksServer } from './lib/auth.mjs';
-import { FAKE_DATABASE_URL, sql, startStackProcess } from './lib/stack.mjs';
+import { makeKeys, mintToken, startJwksServer } from './lib/auth.mjs';
+import { benchTokens, bindingsFor, figures, seed } from './lib/fixtures.mjs';
+import { sql, startStackProcess } from './lib/stack.mjs';
 import { buildPeer, PEER_SOURCE, ROOT, startWorker } from './lib/workers.mjs';
 import { baselineCompatibilityDate, buildBaseline } from './lib/baseline.mjs';
 import { createScratchDatabase, serverReachable } from '../tests/support/database.mjs';
@@ -39,8 +40,6 @@ const PLAN = QUICK
   ? { name: 'quick', rounds: 2, warmup: 100, auth: { 1: 300, 32: 600 }, db: { 1: 100, 32: 200 }, coldStarts: 1, scaleUsers: 1_000, scaleRequests: 200, maxRunMs: 20_000 }
   : { name: 'full', rounds: 6, warmup: 300, auth: { 1: 4_800, 32: 9_600 }, db: { 1: 1_800, 32: 3_600 }, coldStarts: 5, scaleUsers: 10_000, scaleRequests: 3_000, maxRunMs: 60_000 };
 const CONCURRENCY = [1, 32];
-const BENCH_USER = 'bench-user';
-const SEEDED_TASKS = 50;
 
 const log = (...args) => console.error(...args);
 
@@ -83,41 +82,6 @@ async function startMainStack() {
   const db = await createScratchDatabase(process.env.DATABASE_URL, 'taskapi_bench');
   onCleanup(() => db.drop());
   return { stack: await startStackProcess({ databaseUrl: db.url }), database: `PostgreSQL (scratch database ${db.name} on DATABASE_URL's server)` };
-}
-
-/** 50 tasks for the bench user (and some for other users), created at distinct times. */
-async function seed(stack) {
-  await sql(
-    stack,
-    `INSERT INTO tasks (user_id, title, created_at, updated_at)
-     SELECT 'other-user-' || u, 'other task ' || t, now() - make_interval(secs => t), now() - make_interval(secs => t)
-     FROM generate_series(1, 9) u, generate_series(1, ${SEEDED_TASKS}) t`,
-  );
-  const rows = await sql(
-    stack,
-    `INSERT INTO tasks (user_id, title, description, created_at, updated_at)
-     SELECT $1, 'bench task ' || g, CASE WHEN g % 2 = 0 THEN 'description of task ' || g END,
-            now() - make_interval(secs => g), now() - make_interval(secs => g)
-     FROM generate_series(1, ${SEEDED_TASKS}) g RETURNING id`,
-    [BENCH_USER],
-  );
-  const [[otherTaskId]] = await sql(stack, "SELECT id FROM tasks WHERE user_id = 'other-user-1' LIMIT 1");
-  return { taskIds: rows.map(([id]) => id), otherTaskId };
-}
-
-function bindingsFor(ctx, stack, jwksName) {
-  return {
-    AUTH_ISSUER: ISSUER,
-    AUTH_AUDIENCE: AUDIENCE,
-    AUTH_JWKS_URL: ctx.jwksServer.urlFor(jwksName),
-    AUTH_JWT_SECRET: ctx.keys.secret,
-    DATABASE_URL: FAKE_DATABASE_URL,
-    NEON_SQL_ENDPOINT: stack.sqlUrl,
-    // The bench user creates tens of thousands of tasks over a run; the default quota
-    // (10 000) would turn the later creates into 409s. The quota check itself still
-    // runs on every create, at the same cost.
-    TASKS_PER_USER_MAX: '1000000',
-  };
 }
 
 /** Per kind, what startWorker needs beyond the bindings (the base's build directory). */
@@ -207,67 +171,6 @@ async function checkParity(ctx) {
       throw new Error(`ours and peer answer ${method} ${route} differently: ${seen.ours} vs ${seen.peer}`);
     }
   }
-}
-
-// ------------------------------------------------------------------ the figures
-
-function figures(ctx) {
-  const auth = (alg) => ({ authorization: `Bearer ${ctx.tokens[alg]}` });
-  // The base release gets the same plain requests as ours, on the routes it shares.
-  const base = ctx.baseline ? ['base'] : [];
-  // Consecutive requests change different tasks, so concurrent ones rarely wait on a row lock.
-  const taskPath = (i, suffix = '') => `/api/tasks/${ctx.taskIds[i % ctx.taskIds.length]}${suffix}`;
-  const writeHeaders = { ...auth('EdDSA'), 'content-type': 'application/json' };
-  return [
-    { id: 'health', label: 'GET /health', path: '/health', headers: {}, kinds: ['ours', 'peer', ...base], size: 'auth', sqlPerRequest: 0 },
-    ...ALGORITHMS.map((alg) => ({
-      id: `me-${alg}`,
-      label: `GET /api/me ${alg}`,
-      path: '/api/me',
-      alg,
-      headers: auth(alg),
-      kinds: ['ours', 'peer', ...(alg === 'EdDSA' ? base : [])],
-      size: 'auth',
-      sqlPerRequest: 0,
-    })),
-    { id: 'list', label: 'GET /api/tasks?limit=50 EdDSA', path: '/api/tasks?limit=50', alg: 'EdDSA', headers: auth('EdDSA'), kinds: ['ours', 'peer', ...base], size: 'db', sqlPerRequest: 1 },
-    {
-      id: 'create',
-      label: 'POST /api/tasks EdDSA',
-      method: 'POST',
-      path: '/api/tasks',
-      body: (i) => JSON.stringify({ title: `bench task created ${i}` }),
-      expectStatus: 201,
-      alg: 'EdDSA',
-      headers: writeHeaders,
-      kinds: ['ours', 'peer', ...base],
-      size: 'db',
-      sqlPerRequest: 1,
-    },
-    {
-      id: 'update',
-      label: 'PATCH /api/tasks/{id} EdDSA',
-      method: 'PATCH',
-      path: (i) => taskPath(i),
-      body: (i) => JSON.stringify({ title: `bench task updated ${i}` }),
-      alg: 'EdDSA',
-      headers: writeHeaders,
-      kinds: ['ours', 'peer', ...base],
-      size: 'db',
-      sqlPerRequest: 1,
-    },
-    {
-      id: 'toggle',
-      label: 'PATCH /api/tasks/{id}/complete EdDSA',
-      method: 'PATCH',
-      path: (i) => taskPath(i, '/complete'),
-      alg: 'EdDSA',
-      headers: auth('EdDSA'),
-      kinds: ['ours', ...base],
-      size: 'db',
-      sqlPerRequest: 1,
-    },
-  ];
 }
 
 /** One load run against one worker, with the workerd CPU, SQL and JWKS counters around it. */
@@ -552,7 +455,7 @@ async function main() {
   ctx.stack = mainDb.stack;
   onCleanup(() => ctx.stack.close());
   Object.assign(ctx, await seed(ctx.stack));
-  ctx.tokens = Object.fromEntries(await Promise.all(ALGORITHMS.map(async (alg) => [alg, await mintToken(ctx.keys, alg, BENCH_USER)])));
+  ctx.tokens = await benchTokens(ctx.keys);
   ctx.workers = await startWorkers(ctx);
   log(`  ${Object.values(ctx.workers).map((w) => `${w.kind}: ${w.url} (workerd ${w.pid})`).join('; ')}`);
   await checkParity(ctx);

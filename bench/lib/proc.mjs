@@ -43,6 +43,24 @@ export function cpuOf(pid) {
   return (ticks * 1e6) / CLK_TCK;
 }
 
+/**
+ * CPU time (user + system, in µs) of each thread of the process so far, summed per
+ * thread name (workerd's isolate runs on its main thread, named "workerd").
+ * @returns {Map<string, number>}
+ */
+export function threadCpuOf(pid) {
+  const byName = new Map();
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const { comm, rest } = statFields(`${pid}/task/${tid}`);
+      byName.set(comm, (byName.get(comm) ?? 0) + ((Number(rest[11]) + Number(rest[12])) * 1e6) / CLK_TCK);
+    } catch {
+      // The thread ended while we looked.
+    }
+  }
+  return byName;
+}
+
 /** CPU model and core count of this machine, for the report. */
 export function machine() {
   let cpuModel = 'unknown';

@@ -71,10 +71,12 @@ const SCRIPTS = {
  * Starts `kind` ('ours' | 'peer' | 'base') in a fresh Miniflare instance with
  * `bindings`; `script` gives a built worker's `buildDir` (required for 'base') and
  * optionally its `compatibilityDate`. Instances must be started one at a time: the new
- * workerd is found as the child process that was not there before.
- * @returns {Promise<{ kind: string, url: URL, pid: number, startupMs: number, logLines(): string[], close(): Promise<void> }>}
+ * workerd is found as the child process that was not there before. `inspectorPort`
+ * (0: any free port) opens workerd's V8 inspector, for bench/profile.mjs.
+ * @returns {Promise<{ kind: string, url: URL, pid: number, startupMs: number, logLines(): string[],
+ *   inspectorUrl(): Promise<URL>, close(): Promise<void> }>}
  */
-export async function startWorker(kind, bindings, script = {}) {
+export async function startWorker(kind, bindings, script = {}, { inspectorPort } = {}) {
   const before = new Set(childPids(process.pid, 'workerd'));
   const recent = [];
   const t0 = process.hrtime.bigint();
@@ -82,6 +84,7 @@ export async function startWorker(kind, bindings, script = {}) {
     ...SCRIPTS[kind](script),
     bindings,
     unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
+    ...(inspectorPort === undefined ? {} : { inspectorPort }),
     // The Rust worker writes one log line per request; keep only the last few (for
     // error reports) and never let the pipe fill up.
     handleRuntimeStdio(stdout, stderr) {
@@ -113,6 +116,7 @@ export async function startWorker(kind, bindings, script = {}) {
     pid: pids[0],
     startupMs,
     logLines: () => recent.join('').split('\n').slice(-20),
+    inspectorUrl: () => mf.getInspectorURL(),
     close: () => mf.dispose(),
   };
 }
