@@ -41,7 +41,10 @@ pub struct AppState {
 
 thread_local! {
     // Workers run one isolate per thread; configuration cannot change within an
-    // isolate, so it is loaded and validated once, on the first request.
+    // isolate, so it is loaded and validated once: the CORS allowlist on the first
+    // request, everything else on the first protected one. A fresh isolate's first
+    // `/health` thus parses no URL and builds no client.
+    static CORS_ALLOWLIST: OnceCell<Rc<[String]>> = const { OnceCell::new() };
     static STATE: OnceCell<Result<Rc<AppState>, ConfigError>> = const { OnceCell::new() };
     static UNLIMITED_LOGGED: Cell<bool> = const { Cell::new(false) };
 }
@@ -49,16 +52,31 @@ thread_local! {
 /// The Workers Rate Limiting binding that limits each user's writes.
 const WRITE_LIMITER: &str = "WRITE_LIMITER";
 
+/// A variable (var or secret: the same property on `env`) with where it was declared,
+/// which comes from the build's wrangler.toml (see `declared_source`).
+fn lookup(env: &Env, name: &str) -> Option<(String, crate::config::Source)> {
+    let value = env.var(name).ok()?.to_string();
+    Some((value, crate::config::declared_source(name)))
+}
+
+/// The origins allowed to read responses, for every route. Invalid, it allows none
+/// here, and protected routes answer 500 naming it (`Config::load` checks it too).
+fn cors_allowlist(env: &Env) -> Rc<[String]> {
+    CORS_ALLOWLIST.with(|cell| {
+        cell.get_or_init(|| {
+            log_isolate_start();
+            crate::config::cors_allowed_origins(|name| lookup(env, name))
+                .unwrap_or_default()
+                .into()
+        })
+        .clone()
+    })
+}
+
 fn load_state(env: &Env) -> Result<Rc<AppState>, ApiError> {
     let loaded = STATE.with(|cell| {
         cell.get_or_init(|| {
-            log_isolate_start();
-            // Secrets and vars are the same property on `env`; where one was declared
-            // comes from the build's wrangler.toml (see `declared_source`).
-            let config = Config::load(|name| {
-                let value = env.var(name).ok()?.to_string();
-                Some((value, crate::config::declared_source(name)))
-            })?;
+            let config = Config::load(|name| lookup(env, name))?;
             for warning in &config.warnings {
                 worker::console_warn!("configuration: {warning}");
             }
@@ -88,13 +106,11 @@ pub async fn handle(req: Request, env: Env, ctx: &Context) -> worker::Result<web
     // that makes a new one.
     let headers = req.headers();
     let origin = header(&headers, "origin");
-    // Public routes answer even when configuration is broken; protected ones turn
-    // the error into their 500.
-    let state = load_state(&env);
+    let allowlist = cors_allowlist(&env);
     let mut timing = Timing::default();
 
     let (pattern, outcome) = if method == "OPTIONS" {
-        preflight(&headers, path, origin.as_deref(), &state)
+        preflight(&headers, path, origin.as_deref(), &allowlist)
     } else {
         match resolve(&method, path) {
             Ok(matched) => {
@@ -115,7 +131,6 @@ pub async fn handle(req: Request, env: Env, ctx: &Context) -> worker::Result<web
                             &env,
                             ctx,
                             request,
-                            &state,
                             &mut timing,
                         )))
                         .await
@@ -135,12 +150,9 @@ pub async fn handle(req: Request, env: Env, ctx: &Context) -> worker::Result<web
     };
     if method != "OPTIONS" {
         // Errors get CORS headers too, or a browser app could not read why it failed.
-        if let Ok(state) = &state {
-            let allowlist = &state.config.cors_allowed_origins;
-            reply
-                .headers
-                .extend(cors::response_headers(allowlist, origin.as_deref()));
-        }
+        reply
+            .headers
+            .extend(cors::response_headers(&allowlist, origin.as_deref()));
     }
     headers::standard(&mut reply, path);
     if path.starts_with("/api/") {
@@ -178,10 +190,11 @@ async fn protected(
     env: &Env,
     ctx: &Context,
     route: Protected<'_>,
-    state: &Result<Rc<AppState>, ApiError>,
     timing: &mut Timing,
 ) -> Result<Reply, ApiError> {
-    let state = state.as_ref().map_err(Clone::clone)?;
+    // Public routes answer even when configuration is broken; protected ones turn
+    // the error into their 500.
+    let state = load_state(env)?;
     // The only way to a protected handler: a `UserScope` from a verified token.
     let started = js_sys::Date::now();
     let user = authenticate(req, &state.config.auth, ctx).await;
@@ -192,7 +205,7 @@ async fn protected(
         _ => return Ok(me(&user)),
     };
     opaque(Box::pin(task_request(
-        req, headers, env, route, state, timing, user, op,
+        req, headers, env, route, &state, timing, user, op,
     )))
     .await
 }
@@ -298,7 +311,7 @@ fn preflight(
     headers: &Headers,
     path: &str,
     origin: Option<&str>,
-    state: &Result<Rc<AppState>, ApiError>,
+    allowlist: &[String],
 ) -> (&'static str, Result<Reply, ApiError>) {
     let Some(found) = routes::find(path) else {
         return ("<unmatched>", Err(ApiError::NotFound));
@@ -306,17 +319,14 @@ fn preflight(
     let resource = found.resource;
     let allow = resource.allow();
     let mut reply = Reply::empty(204).with_header("allow", allow.clone());
-    if let Ok(state) = state {
-        let allowlist = &state.config.cors_allowed_origins;
-        if header(headers, "access-control-request-method").is_some() {
-            reply
-                .headers
-                .extend(cors::preflight_headers(allowlist, origin, &allow));
-        } else {
-            reply
-                .headers
-                .extend(cors::response_headers(allowlist, None));
-        }
+    if header(headers, "access-control-request-method").is_some() {
+        reply
+            .headers
+            .extend(cors::preflight_headers(allowlist, origin, &allow));
+    } else {
+        reply
+            .headers
+            .extend(cors::response_headers(allowlist, None));
     }
     (resource.pattern, Ok(reply))
 }

@@ -71,8 +71,6 @@ fn plain_var_names(toml: &str) -> impl Iterator<Item = &str> {
 pub struct Config {
     pub auth: AuthConfig,
     pub database: DatabaseConfig,
-    /// Exact origins (`scheme://host[:port]`) allowed to call the API from a browser.
-    pub cors_allowed_origins: Vec<String>,
     pub limits: Limits,
     /// Problems that do not stop the worker (a secret set as a plain variable), for
     /// the adapter to log once per isolate. They name variables, never values.
@@ -136,7 +134,6 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("auth", &self.auth)
             .field("database", &self.database)
-            .field("cors_allowed_origins", &self.cors_allowed_origins)
             .field("limits", &self.limits)
             .field("warnings", &self.warnings)
             .finish()
@@ -220,10 +217,9 @@ impl Config {
         // start-up rather than as a confusing database error later.
         parse_connection_string(&connection_string)?;
 
-        let cors_allowed_origins = match get("CORS_ALLOWED_ORIGINS") {
-            None => Vec::new(),
-            Some(v) => parse_origins(&v)?,
-        };
+        // Kept apart (every route needs it, so the adapter reads it on its own), but a
+        // broken list is a broken configuration here too.
+        cors_allowed_origins(&lookup)?;
         let limits = Limits {
             // Zero would refuse every create; a huge cap is no cap (finding: unbounded
             // storage per account), so both ends are configuration mistakes.
@@ -270,7 +266,6 @@ impl Config {
                 connection_string,
                 sql_endpoint,
             },
-            cors_allowed_origins,
             limits,
             warnings,
         })
@@ -399,6 +394,18 @@ pub fn derive_sql_endpoint(connection_string: &str) -> Result<Url, ConfigError> 
         .map_err(|_| ConfigError::new("DATABASE_URL", "host cannot form an endpoint URL"))
 }
 
+/// `CORS_ALLOWED_ORIGINS`: the exact origins (`scheme://host[:port]`) allowed to call
+/// the API from a browser. Read on its own, since public routes need it and nothing
+/// else; `Config::load` checks it too, so an invalid list also fails protected routes.
+pub fn cors_allowed_origins(
+    lookup: impl Fn(&str) -> Option<(String, Source)>,
+) -> Result<Vec<String>, ConfigError> {
+    match lookup("CORS_ALLOWED_ORIGINS").map(|(v, _)| v) {
+        Some(v) if !v.trim().is_empty() => parse_origins(v.trim()),
+        _ => Ok(Vec::new()),
+    }
+}
+
 fn parse_origins(value: &str) -> Result<Vec<String>, ConfigError> {
     const VAR: &str = "CORS_ALLOWED_ORIGINS";
     let mut origins = Vec::new();
@@ -446,12 +453,16 @@ mod tests {
         Config::load(|name| vars.get(name).map(|v| (v.clone(), Source::Secret)))
     }
 
+    fn cors(vars: &HashMap<&'static str, String>) -> Result<Vec<String>, ConfigError> {
+        cors_allowed_origins(|name| vars.get(name).map(|v| (v.clone(), Source::PlainVar)))
+    }
+
     #[test]
     fn defaults() {
         let cfg = load(&base()).unwrap();
         assert_eq!(cfg.auth.algorithms, Algorithm::ASYMMETRIC.to_vec());
         assert_eq!(cfg.auth.clock_skew_seconds, 30);
-        assert!(cfg.cors_allowed_origins.is_empty());
+        assert!(cors(&base()).unwrap().is_empty());
         assert_eq!(
             cfg.database.sql_endpoint.as_str(),
             "https://api.us-east-2.aws.neon.tech/sql"
@@ -585,7 +596,7 @@ mod tests {
             "https://app.example.com, http://localhost:3000".into(),
         );
         assert_eq!(
-            load(&vars).unwrap().cors_allowed_origins,
+            cors(&vars).unwrap(),
             vec!["https://app.example.com", "http://localhost:3000"]
         );
         for bad in [
@@ -595,6 +606,12 @@ mod tests {
             "https://a.com/path",
         ] {
             vars.insert("CORS_ALLOWED_ORIGINS", bad.into());
+            assert_eq!(
+                cors(&vars).unwrap_err().variable,
+                "CORS_ALLOWED_ORIGINS",
+                "{bad}"
+            );
+            // The rest of the configuration fails with it (protected routes answer 500).
             assert_eq!(
                 load(&vars).unwrap_err().variable,
                 "CORS_ALLOWED_ORIGINS",

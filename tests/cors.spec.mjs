@@ -212,3 +212,42 @@ describe('no allowlist, no CORS', () => {
     expect(corsHeaders(anonymous)).toEqual([]);
   });
 });
+
+describe('a broken configuration', () => {
+  it('still lets the allowed origin read the 500 that says so, while /health answers', async () => {
+    // The allowlist is read on its own; a missing AUTH_ISSUER breaks only the
+    // protected routes, and a browser app must be able to read why.
+    const broken = await startWorker(authBindings({ AUTH_JWT_SECRET: SECRET, CORS_ALLOWED_ORIGINS: ALLOWED, AUTH_ISSUER: '' }));
+    try {
+      const call = api(broken, token, { origin: ALLOWED });
+      const health = await call('GET', '/health');
+      expect(health.status).toBe(200);
+      expect(health.headers.get('access-control-allow-origin')).toBe(ALLOWED);
+      const me = await call('GET', '/api/me');
+      expect(me.status).toBe(500);
+      expect(me.headers.get('access-control-allow-origin')).toBe(ALLOWED);
+      expect(me.body.detail).toMatch(/misconfigured/i);
+      const other = await api(broken, token, { origin: 'https://evil.example' })('GET', '/api/me');
+      expect(other.status).toBe(500);
+      expect(corsHeaders(other)).toEqual([]);
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it('an invalid allowlist allows no origin anywhere, and protected routes name it', async () => {
+    const broken = await startWorker(authBindings({ AUTH_JWT_SECRET: SECRET, CORS_ALLOWED_ORIGINS: 'https://app.example.com/' }));
+    try {
+      const call = api(broken, token, { origin: ALLOWED });
+      const health = await call('GET', '/health');
+      expect(health.status).toBe(200);
+      expect(corsHeaders(health)).toEqual([]);
+      const me = await call('GET', '/api/me');
+      expect(me.status).toBe(500);
+      expect(corsHeaders(me)).toEqual([]);
+      expect(broken.logs.join('\n')).toContain('CORS_ALLOWED_ORIGINS');
+    } finally {
+      await broken.close();
+    }
+  });
+});
