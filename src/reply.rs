@@ -58,20 +58,49 @@ impl Reply {
     }
 }
 
+// One call into JavaScript per response instead of one per header plus the init
+// object's: the headers travel as one string, name and value on alternate lines.
+// Header names and values can hold no line break (the runtime refuses them), so the
+// pairs cannot shift; `into_response` checks that before joining.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+export function respond(status, head, body) {
+  const headers = new Headers();
+  if (head !== '') {
+    const lines = head.split('\n');
+    for (let i = 0; i + 1 < lines.length; i += 2) headers.append(lines[i], lines[i + 1]);
+  }
+  return new Response(body === undefined ? null : body, { status, headers });
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    fn respond(
+        status: u16,
+        head: &str,
+        body: Option<&[u8]>,
+    ) -> Result<web_sys::Response, wasm_bindgen::JsValue>;
+}
+
 #[cfg(target_arch = "wasm32")]
 impl Reply {
-    pub fn into_response(mut self) -> Result<web_sys::Response, wasm_bindgen::JsValue> {
-        let headers = web_sys::Headers::new()?;
+    pub fn into_response(self) -> Result<web_sys::Response, wasm_bindgen::JsValue> {
+        let mut head = String::with_capacity(256);
         for (name, value) in &self.headers {
-            headers.append(name, value)?;
+            if [name, value.as_str()]
+                .iter()
+                .any(|part| part.contains(['\n', '\r', '\0']))
+            {
+                return Err("a header with a line break or NUL".into());
+            }
+            if !head.is_empty() {
+                head.push('\n');
+            }
+            head.push_str(name);
+            head.push('\n');
+            head.push_str(value);
         }
-        let init = web_sys::ResponseInit::new();
-        init.set_status(self.status);
-        init.set_headers_headers(&headers);
-        if self.body.is_empty() {
-            web_sys::Response::new_with_opt_str_and_init(None, &init)
-        } else {
-            web_sys::Response::new_with_opt_u8_array_and_init(Some(&mut self.body), &init)
-        }
+        let body = (!self.body.is_empty()).then_some(self.body.as_slice());
+        respond(self.status, &head, body)
     }
 }
