@@ -371,6 +371,7 @@ async function main() {
   cleanups.push(() => ctx.stack.close());
   Object.assign(ctx, await seed(ctx.stack));
   ctx.tokens = await benchTokens(ctx.keys);
+  ctx.writerTokens = await writerTokens(ctx.keys);
   const fig = figures(ctx).find((f) => f.id === ROUTES[opts.route].figure);
 
   // Consecutive requests get distinct bodies and (update) tasks, as in run.mjs.
@@ -382,7 +383,7 @@ async function main() {
       requests,
       maxMs: 120_000,
       method: fig.method ?? 'GET',
-      headers: fig.headers,
+      headers: typeof fig.headers === 'function' ? (i) => fig.headers(base + i) : fig.headers,
       path: typeof fig.path === 'function' ? (i) => fig.path(base + i) : fig.path,
       body: fig.body ? (i) => fig.body(base + i) : undefined,
       expectStatus: fig.expectStatus ?? 200,

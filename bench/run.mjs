@@ -23,7 +23,7 @@ import { spawnSync } from 'node:child_process';
 import { load, percentile, pool, summarize } from './lib/load.mjs';
 import { cpuOf, machine } from './lib/proc.mjs';
 import { makeKeys, mintToken, startJwksServer } from './lib/auth.mjs';
-import { benchTokens, bindingsFor, figures, seed } from './lib/fixtures.mjs';
+import { benchTokens, bindingsFor, figures, seed, writerTokens } from './lib/fixtures.mjs';
 import { sql, startStackProcess } from './lib/stack.mjs';
 import { buildPeer, PEER_SOURCE, ROOT, startWorker } from './lib/workers.mjs';
 import { baselineCompatibilityDate, buildBaseline } from './lib/baseline.mjs';
@@ -198,7 +198,7 @@ function loadOptions(fig, concurrency, requests, offset = 0) {
     requests,
     maxMs: PLAN.maxRunMs,
     method: fig.method ?? 'GET',
-    headers: fig.headers,
+    headers: typeof fig.headers === 'function' ? (i) => fig.headers(offset + i) : fig.headers,
     path: typeof fig.path === 'function' ? (i) => fig.path(offset + i) : fig.path,
     body: fig.body ? (i) => fig.body(offset + i) : undefined,
     expectStatus: fig.expectStatus ?? 200,
@@ -456,6 +456,7 @@ async function main() {
   onCleanup(() => ctx.stack.close());
   Object.assign(ctx, await seed(ctx.stack));
   ctx.tokens = await benchTokens(ctx.keys);
+  ctx.writerTokens = await writerTokens(ctx.keys);
   ctx.workers = await startWorkers(ctx);
   log(`  ${Object.values(ctx.workers).map((w) => `${w.kind}: ${w.url} (workerd ${w.pid})`).join('; ')}`);
   await checkParity(ctx);

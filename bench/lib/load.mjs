@@ -32,6 +32,7 @@ export async function load(baseUrl, { concurrency = 1, requests, maxMs = 60_000,
   let failed = 0; // requests that got no response at all
   let firstError;
   const pathOf = typeof path === 'function' ? path : () => path;
+  const headersOf = typeof headers === 'function' ? headers : () => headers;
   const bodyOf = typeof body === 'function' ? body : () => body;
 
   const started = process.hrtime.bigint();
@@ -43,7 +44,7 @@ export async function load(baseUrl, { concurrency = 1, requests, maxMs = 60_000,
       const payload = bodyOf(i);
       const t0 = process.hrtime.bigint();
       try {
-        const status = await send(agent, url, method, pathOf(i), headers, payload);
+        const status = await send(agent, url, method, pathOf(i), headersOf(i), payload);
         samples[count++] = Number(process.hrtime.bigint() - t0) / 1e6;
         statuses[status] = (statuses[status] ?? 0) + 1;
         if (status !== expectStatus) {
