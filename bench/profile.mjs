@@ -26,7 +26,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import WebSocket from 'ws';
 import { makeKeys, startJwksServer } from './lib/auth.mjs';
-import { benchTokens, bindingsFor, figures, seed } from './lib/fixtures.mjs';
+import { benchTokens, bindingsFor, figures, seed, writerTokens } from './lib/fixtures.mjs';
 import { load, percentile } from './lib/load.mjs';
 import { CLK_TCK, threadCpuOf } from './lib/proc.mjs';
 import { startStackProcess } from './lib/stack.mjs';
