@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench`: the budgets of SPEC §9, measured.
+// `npm run bench`: the budgets of docs/benchmarks.md, measured.
 //
 // OUR worker (build/, Rust → wasm) and a PEER (bench/peer/worker.mjs: jose +
 // @neondatabase/serverless) run side by side, each in its own workerd process,
@@ -106,7 +106,7 @@ async function startWorkers(ctx) {
 }
 
 /**
- * Keys our task JSON may carry beyond the peer's plain task (SPEC §4's `version`).
+ * Keys our task JSON may carry beyond the peer's plain task (the `version` of docs/api.md).
  * The shape comparison skips them, so parity still means the same core shape.
  */
 const EXTRA_FIELDS_OURS_ADDS = ['version'];
@@ -500,7 +500,7 @@ async function main() {
     scale,
     notes: [
       'Numbers drift 8–20% between runs on this 2-core machine; ours/peer ratios within ~10% of 1 are noise.',
-      'Both workers write one JSON log line per request (SPEC §4 requires it of ours; the peer pays for it too), so that cost is in both sets of figures.',
+      'Both workers write one JSON log line per request (ours must log every request; the peer pays for it too), so that cost is in both sets of figures.',
       'CPU is utime+stime of the whole workerd process (all threads) from /proc/<pid>/stat, in clock ticks of ' +
         `${1e3 / machine().clkTck} ms, divided by the requests of the measured runs.`,
     ],
@@ -512,7 +512,7 @@ async function main() {
   console.log('');
   console.log(textTable(rows, columnsFor(results)));
   console.log('');
-  console.log('Budgets (SPEC §9):');
+  console.log('Budgets (docs/benchmarks.md):');
   console.log(textTable(verdictRows(results.verdicts), VERDICT_COLUMNS));
   console.log('');
   console.log(`bench: done in ${(results.durationMs / 1000).toFixed(0)} s; results in bench/results/latest.{json,md}`);

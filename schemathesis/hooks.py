@@ -1,4 +1,4 @@
-"""Checks of this API's own contract, beside schemathesis' built-in ones (SPEC §4).
+"""Checks of this API's own contract, beside schemathesis' built-in ones (docs/api.md).
 
 Loaded by scripts/schemathesis.mjs through SCHEMATHESIS_HOOKS. Adding a check for a
 new feature (an ETag on every single-task answer, Retry-After on a 429): one more
@@ -9,8 +9,7 @@ import json
 
 import schemathesis
 
-# Checks of SPEC requirements the worker does not meet yet (the lead's work in flight):
-# skipped while listed. Delete a name when its feature lands (docs/resilience.md).
+# Checks of requirements a change has not met yet: skipped while listed. Delete a name when its feature lands (docs/resilience.md).
 PENDING = set()
 
 
@@ -21,7 +20,7 @@ def _header(response, name):
 
 @schemathesis.check
 def problem_json_errors(ctx, response, case):
-    """Every error is RFC 9457 problem+json with the members SPEC §4 names."""
+    """Every error is RFC 9457 problem+json with the members docs/api.md names."""
     if response.status_code < 400:
         return
     content_type = _header(response, "content-type")

@@ -1,4 +1,4 @@
-//! The one configuration loader (SPEC §3).
+//! The one configuration loader (docs/configuration.md).
 //!
 //! Everything is read and validated once per isolate, from a lookup function so the
 //! rules run natively under `cargo test`. Any invalid or missing value makes the whole
@@ -79,9 +79,9 @@ pub struct Config {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Most tasks one user may hold (SPEC §6).
+    /// Most tasks one user may hold (docs/configuration.md, "Abuse limits").
     pub tasks_per_user_max: u32,
-    /// The `WRITE_LIMITER` binding's period, for `Retry-After` (SPEC §4).
+    /// The `WRITE_LIMITER` binding's period, for `Retry-After` (docs/api.md).
     pub write_limit_period_seconds: u32,
 }
 

@@ -1,4 +1,4 @@
-// Token verification at the worker's boundary (SPEC §3, §4, §5), in workerd via
+// Token verification at the worker's boundary (docs/configuration.md, docs/api.md, docs/token-policy.md), in workerd via
 // Miniflare: what only the runtime can prove. WebCrypto for each algorithm (and RS256
 // and PS256 on one RSA key), raw versus DER ECDSA signatures, RSA key import and size,
 // Authorization headers as the runtime joins them, the runtime clock, embedded keys
@@ -135,7 +135,7 @@ beforeAll(async () => {
     }),
     rs256: await generateSigningKey('RS256', { kid: 'rs-1' }),
     ps256: await generateSigningKey('PS256', { kid: 'ps-1' }),
-    // Published, but fits no allowed algorithm (SPEC §5.3): 2047 bits still gives a
+    // Published, but fits no allowed algorithm (docs/token-policy.md §3): 2047 bits still gives a
     // 256-byte signature, so only the key-size rule refuses it.
     rsa2047: await generateSigningKey('RS256', { kid: 'rsa-2047', bits: 2047 }),
     // Never published.

@@ -1,4 +1,4 @@
-// Tokens from the real Better Auth (the local stack's issuer, SPEC §8) accepted by the
+// Tokens from the real Better Auth (the local stack's issuer, README) accepted by the
 // built worker: sign up, fetch /api/auth/token with the session cookie, call /api/me.
 // Once with the default EdDSA (Ed25519) keys and once with a stack signing ES256.
 // Runs on PGlite by default, on PostgreSQL with TEST_BACKEND=postgres.

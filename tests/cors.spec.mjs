@@ -1,4 +1,4 @@
-// CORS (SPEC §4): an exact-origin allowlist. Allowed origins get preflight answers
+// CORS (docs/api.md): an exact-origin allowlist. Allowed origins get preflight answers
 // (204, the route's methods, `authorization, content-type`, Max-Age) without a token,
 // and every actual answer — errors included — carries Access-Control-Allow-Origin.
 // Everyone else, and every worker without an allowlist, gets no CORS headers at all.

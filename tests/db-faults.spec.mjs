@@ -1,4 +1,4 @@
-// The database misbehaving (SPEC §7): nothing listening, too slow, 5xx, garbage and
+// The database misbehaving (docs/api.md "Errors": 503 with Retry-After, never a hang): nothing listening, too slow, 5xx, garbage and
 // wrong shapes, errors without the protocol's body. Every such answer becomes a prompt
 // 503 with Retry-After and a problem body that shows no internals — never a 200, a
 // 500 or a hang — reads are retried at most once, writes never, and a failed write

@@ -95,7 +95,7 @@ fn neon_error_with_an_out_of_range_number_in_an_unknown_member() {
 
 /// Written by hand from the finding the fuzzer's `list_query` layout makes reachable:
 /// a cursor whose JSON has its members in another order (or other spacing, or escaped
-/// characters) is accepted, so one position has many cursors. SPEC: a cursor is
+/// characters) is accepted, so one position has many cursors. A cursor is
 /// opaque, and the invariant is that only what `encode_cursor` makes is accepted. Fix
 /// in src/tasks/listing.rs (docs/resilience.md, "Findings").
 #[test]

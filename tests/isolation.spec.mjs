@@ -1,4 +1,4 @@
-// User isolation (SPEC §6) with two real Better Auth users: B can neither see nor touch
+// User isolation (docs/isolation.md) with two real Better Auth users: B can neither see nor touch
 // A's tasks through any endpoint in either path form, hostile ids get nowhere, and A's
 // rows stay byte-for-byte what they were. The worker talks to the local SQL endpoint
 // through a recording relay, so every statement it sends is audited at runtime too.

@@ -1,4 +1,4 @@
-// The JWKS's shared tier (SPEC §5.6): isolates of one location share fetched key sets
+// The JWKS's shared tier (docs/token-policy.md §6): isolates of one location share fetched key sets
 // through the Workers Cache API. A fresh isolate reads the cached set before it asks
 // the issuer; a fetched set is written back (under waitUntil) with its fresh and stale
 // lifetimes; a set past its stale lifetime is never used; and a missing, empty or
@@ -36,7 +36,7 @@ import { builtWorkerOptions } from './support/worker.mjs';
 const CACHE_NAME = 'task-api-jwks';
 const sharedKey = (jwksUrl) =>
   `https://jwks-cache.task-api.internal/v1/${createHash('sha256').update(jwksUrl).digest('hex')}`;
-/** Default freshness and the stale allowance (SPEC §5.6). */
+/** Default freshness and the stale allowance (docs/token-policy.md §6). */
 const FRESH_MS = 600_000;
 const STALE_MS = 3_600_000;
 

@@ -1,4 +1,4 @@
-// The JWKS cache of the worker (SPEC §5.6): one fetch shared by concurrent requests,
+// The JWKS cache of the worker (docs/token-policy.md §6): one fetch shared by concurrent requests,
 // at most one refresh per 30 s cooldown for unknown kids, last good keys kept when a
 // refresh fails, 503 + Retry-After when no keys can be had, unusable keys ignored, and
 // HS256 independent of the JWKS.
@@ -24,7 +24,7 @@ import {
 } from './harness.mjs';
 
 const SECRET = 'jwks-suite-hs256-secret-0123456789abcdef';
-/** The refresh cooldown of SPEC §5.6; not configurable, so tests wait it out. */
+/** The refresh cooldown of docs/token-policy.md §6; not configurable, so tests wait it out. */
 const COOLDOWN_MS = 30_000;
 
 function expectUserId(res, userId) {

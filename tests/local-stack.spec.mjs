@@ -439,7 +439,7 @@ function rawGet(url, path, host) {
   });
 }
 
-describe('local stack safety (SPEC §8)', () => {
+describe('local stack safety (README)', () => {
   it('refuses to listen on a non-loopback address without the explicit opt-in', async () => {
     for (const host of ['0.0.0.0', '::', '192.0.2.10', 'example.com']) {
       const err = await catchError(startStack({ host, port: 0 }));

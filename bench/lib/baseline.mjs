@@ -1,7 +1,7 @@
 // The previous release as a third worker ("base"): BENCH_BASELINE=<git rev> builds
 // that commit's worker with its own scripts/build.sh, in a git worktree under
 // bench/results/.baseline/<commit>/ (git-ignored, kept and reused by later runs),
-// so SPEC §9's "cost against the previous release" is measured in the same run, on
+// so the "cost against the previous release" budget (docs/benchmarks.md) is measured in the same run, on
 // the same machine, in the same alternating rounds.
 
 import { spawnSync } from 'node:child_process';

@@ -9,7 +9,7 @@ export const BENCH_USER = 'bench-user';
 export const SEEDED_TASKS = 50;
 /**
  * Creates come from this many users in turn. Each user's creates are serialized by
- * design (the quota is checked under a per-user lock, SPEC: race-free at READ
+ * design (the quota is checked under a per-user lock, race-free at READ
  * COMMITTED), so 32 concurrent creates by one person would measure a queue no real
  * frontend forms; 32 clients creating at once are 32 people.
  */

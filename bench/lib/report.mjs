@@ -197,7 +197,7 @@ export function writeResults(dir, results, rows, verdicts) {
     '',
     markdownTable(rows, columnsFor(results)),
     '',
-    '## Budgets (SPEC §9)',
+    '## Budgets (docs/benchmarks.md)',
     '',
     markdownTable(verdictRows(verdicts), VERDICT_COLUMNS),
     '',

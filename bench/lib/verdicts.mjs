@@ -1,14 +1,14 @@
 // The figures derived from the measured cells (what verifying a token adds, JWKS
 // fetches, SQL round trips per request) and the verdicts against the budgets of
-// SPEC §9. Pure functions of bench/run.mjs's results; report.mjs formats them.
+// docs/benchmarks.md. Pure functions of bench/run.mjs's results; report.mjs formats them.
 
 import { ALGORITHMS } from './auth.mjs';
 
 /** JWKS cache period of both workers when the JWKS response has no Cache-Control. */
 export const JWKS_CACHE_PERIOD_S = 600;
-/** SPEC §9: worker upload, gzip. */
+/** docs/benchmarks.md: worker upload, gzip. */
 export const UPLOAD_BUDGET_KIB = 200;
-/** SPEC §9: CPU per request against the previous release, built from its commit in the same run. */
+/** docs/benchmarks.md: CPU per request against the previous release, built from its commit in the same run. */
 export const BASELINE_CPU_LIMIT = 1.1;
 
 /**
@@ -86,7 +86,7 @@ export function neonFigures(figs) {
 const NOISE = 0.1;
 
 /**
- * One verdict per budget of SPEC §9: { figure, value, budget, holds, note? }.
+ * One verdict per budget of docs/benchmarks.md: { figure, value, budget, holds, note? }.
  * `holds` is null when the figure was not measured.
  */
 export function verdicts(results) {

@@ -64,7 +64,7 @@ async function authenticate(request, { key, options }) {
   }
 }
 
-// SPEC §4 asks every implementation of this API for one structured log line per
+// the API (docs/api.md, "Request log") asks every implementation for one structured log line per
 // request; the peer writes the same line as the Rust worker so both pay for it.
 export default {
   async fetch(request, env) {

@@ -110,7 +110,7 @@ fn allowlist(mask: u8) -> Vec<Algorithm> {
 }
 
 // ---------------------------------------------------------------------------------
-// token: Bearer extraction, compact-JWS syntax and header policy (SPEC §5.1–5.2)
+// token: Bearer extraction, compact-JWS syntax and header policy (docs/token-policy.md §1–2)
 
 /// Layout: [allowlist mask] then an `Authorization` header value, also tried as a
 /// bare token so the fuzzer need not first discover the word "Bearer".
@@ -210,7 +210,7 @@ fn check_token(token: &str, allowed: &[Algorithm]) {
 }
 
 // ---------------------------------------------------------------------------------
-// claims: the claim policy (SPEC §5.5)
+// claims: the claim policy (docs/token-policy.md §5)
 
 const ISSUER: &str = "https://issuer.test";
 const AUDIENCE: &str = "task-api";
@@ -328,7 +328,7 @@ fn plainly_valid(claims: &Map<String, Json>, now_s: i64, skew: i64) -> bool {
 }
 
 // ---------------------------------------------------------------------------------
-// jwks: JWK Set parsing and key selection (SPEC §5.3)
+// jwks: JWK Set parsing and key selection (docs/token-policy.md §3)
 
 /// Layout: [allowlist mask][alg index][kid length, 255 = no kid][kid] then the JWKS body.
 pub fn jwks(data: &[u8]) {
@@ -436,7 +436,7 @@ pub fn jwks(data: &[u8]) {
 }
 
 // ---------------------------------------------------------------------------------
-// neon_response: Neon's SQL-over-HTTP replies (SPEC §7)
+// neon_response: Neon's SQL-over-HTTP replies (src/db/protocol.rs), batch form included
 
 /// Layout: [mode] then the reply body. mode % 3: 0 a single result, 1 a batch of
 /// `mode / 3 % 4` statements, 2 an error reply with status 400 or a 5xx.
@@ -633,7 +633,7 @@ pub fn conditional(data: &[u8]) {
 }
 
 // ---------------------------------------------------------------------------------
-// task_body: request bodies and task ids (SPEC §4 input rules)
+// task_body: request bodies and task ids (docs/api.md input rules)
 
 /// Layout: [selector] then the body. selector % 3 picks the body need (none, object,
 /// optional object), selector / 3 % 3 the Content-Type (JSON, none, text/plain).

@@ -180,7 +180,7 @@ export async function main() {
     settings,
     tasks_per_user: TASKS_PER_USER,
     idempotency: {
-      note: 'table shape assumed from SPEC §4 (not yet in migrations/); 4 keys per user, 2 of them older than 24 h',
+      note: 'the shape of migrations/0003; 4 keys per user, 2 of them older than 24 h',
       keys_per_user: KEYS_PER_USER,
       response_bytes: 420,
     },

@@ -181,7 +181,7 @@ export function database(p, users) {
   const taskBytes = sum(Object.entries(b).filter(([k]) => k.startsWith('tasks')).map(([, v]) => v));
   const bytesPerTask = taskBytes / level.rows;
   // Every task request is one transaction: the RLS prefix and one statement; a create
-  // also carries its user's idempotency purge (SPEC §4: purged by the owner's requests).
+  // also carries its user's idempotency purge (purged by the owner's requests, docs/api.md).
   const creates = t.peakPerRoute.create;
   const statementsPerS = t.taskPeakRps * 2 + creates;
   const busyCores = (t.taskPeakRps * sqlMs(p)) / 1000;

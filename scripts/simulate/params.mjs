@@ -64,10 +64,10 @@ export function defaultParams({ bench = readJson(BENCH_FILE), postgres = readJso
       value: 3600, unit: 's a busy isolate lives (evictions, deploys, restarts)', source: 'assumed', range: [300, 86400],
       basis: 'not published',
     },
-    // ── JWKS (the product’s real parameters, SPEC §5.6 / src/auth/jwks.rs) ─────
+    // ── JWKS (the product’s real parameters, docs/token-policy.md §6 / src/auth/jwks.rs) ─────
     jwksFreshSeconds: {
       value: 600, unit: 's', source: 'documented',
-      basis: 'the product’s own setting: SPEC §5.6 default when the JWKS has no Cache-Control, which Better Auth does not send (src/auth/jwks.rs DEFAULT_FRESH_MS)',
+      basis: 'the product’s own setting: the default when the JWKS has no Cache-Control, which Better Auth does not send (src/auth/jwks.rs DEFAULT_FRESH_MS)',
     },
     jwksFetchSeconds: {
       value: 0.15, unit: 's from cache miss to keys (issuer round trip + import)', source: 'assumed', range: [0.02, 0.5],

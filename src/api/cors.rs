@@ -1,4 +1,4 @@
-//! CORS (SPEC §4): exact-origin allowlist, preflight without a token.
+//! CORS (docs/api.md): exact-origin allowlist, preflight without a token.
 //!
 //! Only origins listed in `CORS_ALLOWED_ORIGINS` get CORS headers; everyone else gets
 //! none, so a browser refuses to hand them the response. Credentials are not allowed:

@@ -71,7 +71,7 @@ pub struct AlgSpec {
     pub verify: &'static str,
 }
 
-/// Smallest RSA modulus accepted (SPEC §5.3, NIST SP 800-131A).
+/// Smallest RSA modulus accepted (docs/token-policy.md §3, NIST SP 800-131A).
 pub const MIN_RSA_BITS: usize = 2048;
 
 static EDDSA: AlgSpec = AlgSpec {

@@ -1,4 +1,4 @@
-//! Stage 3 of verification: the claim policy (SPEC §5.5), applied only after the
+//! Stage 3 of verification: the claim policy (docs/token-policy.md §5), applied only after the
 //! signature checked out, against the runtime clock.
 
 use jwt_compact::Claims;

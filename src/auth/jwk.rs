@@ -1,4 +1,4 @@
-//! Stage 2 of verification: which JWK may check which algorithm (SPEC §5.3), and
+//! Stage 2 of verification: which JWK may check which algorithm (docs/token-policy.md §3), and
 //! which key a token gets.
 //!
 //! The matching rules follow jose's: a key serves an algorithm only if its type and

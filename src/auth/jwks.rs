@@ -1,10 +1,10 @@
-//! When to fetch the issuer's JWKS and when to trust the keys we hold (SPEC §5.6).
+//! When to fetch the issuer's JWKS and when to trust the keys we hold (docs/token-policy.md §6).
 //!
 //! `JwksCache` is the per-isolate state as a plain state machine over a clock value,
 //! so every timing rule is unit-tested natively; the fetch itself lives in
 //! `verifier.rs`, the shared tier's I/O in `shared_tier.rs`.
 //!
-//! The shared tier (SPEC §5.6) is the Workers Cache API: a set one isolate fetched is
+//! The shared tier (docs/token-policy.md §6) is the Workers Cache API: a set one isolate fetched is
 //! stored there with its lifetimes, and another isolate of the same location that
 //! would fetch reads it first (`Plan::Lookup`). It is best effort: a miss, an error
 //! or a Cache API that does nothing (`*.workers.dev`) just means the issuer fetch that

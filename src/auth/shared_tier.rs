@@ -1,5 +1,5 @@
 //! The JWKS's second tier: the Workers Cache API, shared by the isolates of a
-//! location (SPEC §5.6). When to read it and what to do with what it holds is decided
+//! location (docs/token-policy.md §6). When to read it and what to do with what it holds is decided
 //! in `jwks.rs`; this is only the I/O, and every failure in it is a miss: the tier is
 //! best effort, and without it the worker fetches from the issuer as before.
 //!

@@ -1,5 +1,5 @@
 //! Stage 1 of verification: from the `Authorization` header to a parsed, not yet
-//! trusted token whose header passed policy (SPEC §5.1–5.2).
+//! trusted token whose header passed policy (docs/token-policy.md §1–2).
 //!
 //! Everything here runs before any key is looked at, so malformed or hostile input is
 //! refused cheaply and without touching the JWKS.
@@ -11,7 +11,7 @@ use serde_json::Value as Json;
 use super::algorithm::Algorithm;
 use super::AuthError;
 
-/// Tokens above this size are refused before any decoding (SPEC §5.1): a real Better
+/// Tokens above this size are refused before any decoding (docs/token-policy.md §1): a real Better
 /// Auth token is well under 2 KiB, and decoding megabytes of base64 per request is a
 /// cheap denial of service.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;

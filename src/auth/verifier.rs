@@ -150,7 +150,7 @@ async fn jwks_key(
     Err(no_keys(RETRY_AFTER_SECONDS))
 }
 
-/// 503, not 401: the token may be fine, we just cannot check it (SPEC §5.6).
+/// 503, not 401: the token may be fine, we just cannot check it (docs/token-policy.md §6).
 fn no_keys(retry_after: u32) -> ApiError {
     let cause = JWKS.with(|c| c.borrow().last_error().map(str::to_string));
     ApiError::Unavailable {

@@ -1,4 +1,4 @@
-//! Neon's SQL-over-HTTP wire format (SPEC §7), without any I/O.
+//! Neon's SQL-over-HTTP wire format (the request a batch becomes, in docs/isolation.md), without any I/O.
 //!
 //! Requests go out in "raw text, array mode": every parameter is Postgres text or null
 //! and every result cell comes back as text or null, tagged by its column's type OID.

@@ -1,4 +1,4 @@
-// Assertions on the worker's error answers (SPEC §6 problem+json), shared by the
+// Assertions on the worker's error answers (docs/api.md problem+json), shared by the
 // suites. Each takes a reply read by readReply/api/me/rawHttp ({ status, headers, body }).
 
 import { expect } from 'vitest';
@@ -26,7 +26,7 @@ export function expectFields(res, fields) {
 
 /**
  * 503 problem+json with a Retry-After of whole seconds and no challenge: a dependency
- * (database, JWKS) failed, which is neither the client's fault nor a 401 (SPEC §5.6, §7).
+ * (database, JWKS) failed, which is neither the client's fault nor a 401 (docs/token-policy.md §6, docs/api.md "Errors").
  * `what` labels the assertions.
  */
 export function expectUnavailable(res, what) {
