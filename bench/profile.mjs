@@ -26,7 +26,8 @@ import path from 'node:path';
 import { once } from 'node:events';
 import WebSocket from 'ws';
 import { makeKeys, startJwksServer } from './lib/auth.mjs';
-import { benchTokens, bindingsFor, figures, seed, writerTokens } from './lib/fixtures.mjs';
+import { benchTokens, bindingsFor, figures, loadOptions, seed } from './lib/fixtures.mjs';
+import { shutdownSteps } from './lib/shutdown.mjs';
 import { load, percentile } from './lib/load.mjs';
 import { CLK_TCK, threadCpuOf } from './lib/proc.mjs';
 import { startStackProcess } from './lib/stack.mjs';
@@ -79,22 +80,7 @@ function parseArgs(argv) {
 
 // ------------------------------------------------------------------ lifecycle
 
-const cleanups = [];
-async function cleanup() {
-  while (cleanups.length) {
-    try {
-      await cleanups.pop()();
-    } catch (err) {
-      log(`profile: cleanup step failed: ${err?.message ?? err}`);
-    }
-  }
-}
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
-    log(`profile: ${signal}, shutting down`);
-    cleanup().finally(() => process.exit(130));
-  });
-}
+const { onCleanup, mark, cleanup } = shutdownSteps('profile', log);
 
 /** A profile of a stale build would name functions that no longer exist, or miss new ones. */
 function checkBuild(dir) {
@@ -366,12 +352,11 @@ async function main() {
   const ctx = {};
   ctx.keys = await makeKeys();
   ctx.jwksServer = await startJwksServer(ctx.keys.jwks);
-  cleanups.push(() => ctx.jwksServer.close());
+  onCleanup(() => ctx.jwksServer.close());
   ctx.stack = await startStackProcess();
-  cleanups.push(() => ctx.stack.close());
+  onCleanup(() => ctx.stack.close());
   Object.assign(ctx, await seed(ctx.stack));
-  ctx.tokens = await benchTokens(ctx.keys);
-  ctx.writerTokens = await writerTokens(ctx.keys);
+  Object.assign(ctx, await benchTokens(ctx.keys));
   const fig = figures(ctx).find((f) => f.id === ROUTES[opts.route].figure);
 
   // Consecutive requests get distinct bodies and (update) tasks, as in run.mjs.
@@ -379,21 +364,13 @@ async function main() {
   const run = async (worker, requests) => {
     const base = offset;
     offset += requests;
-    const r = await load(worker.url, {
-      requests,
-      maxMs: 120_000,
-      method: fig.method ?? 'GET',
-      headers: typeof fig.headers === 'function' ? (i) => fig.headers(base + i) : fig.headers,
-      path: typeof fig.path === 'function' ? (i) => fig.path(base + i) : fig.path,
-      body: fig.body ? (i) => fig.body(base + i) : undefined,
-      expectStatus: fig.expectStatus ?? 200,
-    });
+    const r = await load(worker.url, loadOptions(fig, { requests, offset: base, maxMs: 120_000 }));
     if (r.errors) throw new Error(`${fig.label} on ${kind}: ${r.firstError}\n${worker.logLines().join('\n')}`);
     return r;
   };
   const start = async ({ inspector = true } = {}) => {
     const worker = await startWorker(kind, bindingsFor(ctx, ctx.stack, kind), script, inspector ? { inspectorPort: 0 } : {});
-    cleanups.push(() => worker.close());
+    onCleanup(() => worker.close());
     return worker;
   };
 
@@ -412,6 +389,7 @@ async function main() {
     unprofiledLatencies = [];
     for (let i = 0; i < requests; i += 1) {
       for (const profiled of i % 2 === 0 ? [true, false] : [false, true]) {
+        const started = mark();
         const worker = await start({ inspector: profiled });
         if (profiled) {
           const p = await underProfiler(worker, opts.interval, () => run(worker, 1));
@@ -423,7 +401,7 @@ async function main() {
           unprofiledLatencies.push(...(await run(worker, 1)).samples);
           for (const [name, us] of cpuPerRequest(before, threadCpuOf(worker.pid), 1)) plain.set(name, (plain.get(name) ?? 0) + us);
         }
-        await cleanups.pop()();
+        await cleanup(started); // this isolate only
       }
     }
     unprofiledCpu = [...plain].map(([name, us]) => [name, us / requests]);

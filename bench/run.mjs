@@ -23,7 +23,8 @@ import { spawnSync } from 'node:child_process';
 import { load, percentile, pool, summarize } from './lib/load.mjs';
 import { cpuOf, machine } from './lib/proc.mjs';
 import { makeKeys, mintToken, startJwksServer } from './lib/auth.mjs';
-import { benchTokens, bindingsFor, figures, seed, writerTokens } from './lib/fixtures.mjs';
+import { benchTokens, bindingsFor, figures, loadOptions, seed } from './lib/fixtures.mjs';
+import { shutdownSteps } from './lib/shutdown.mjs';
 import { sql, startStackProcess } from './lib/stack.mjs';
 import { buildPeer, PEER_SOURCE, ROOT, startWorker } from './lib/workers.mjs';
 import { baselineCompatibilityDate, buildBaseline } from './lib/baseline.mjs';
@@ -45,24 +46,7 @@ const log = (...args) => console.error(...args);
 
 // ------------------------------------------------------------------ lifecycle
 
-const cleanups = [];
-const onCleanup = (fn) => cleanups.push(fn);
-/** Runs the shutdown steps registered after `mark` (all by default), last first. */
-async function cleanup(mark = 0) {
-  while (cleanups.length > mark) {
-    try {
-      await cleanups.pop()();
-    } catch (err) {
-      log(`bench: cleanup step failed: ${err?.message ?? err}`);
-    }
-  }
-}
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
-    log(`bench: ${signal}, shutting down`);
-    cleanup().finally(() => process.exit(130));
-  });
-}
+const { onCleanup, mark, cleanup } = shutdownSteps('bench', log);
 const maxMinutes = Number(process.env.BENCH_MAX_MINUTES || 14);
 /** The hard stop; armed after the baseline build, whose first run alone takes minutes. */
 function armHardStop() {
@@ -175,7 +159,7 @@ async function checkParity(ctx) {
 
 /** One load run against one worker, with the workerd CPU, SQL and JWKS counters around it. */
 async function runOnce(ctx, worker, fig, concurrency, requests) {
-  const opts = loadOptions(fig, concurrency, requests, ctx.sequence);
+  const opts = loadOptions(fig, { concurrency, requests, offset: ctx.sequence, maxMs: PLAN.maxRunMs });
   ctx.sequence += requests;
   const sqlBefore = (await ctx.stack.stats()).sql;
   const jwksBefore = ctx.jwksServer.hits(worker.kind);
@@ -188,20 +172,6 @@ async function runOnce(ctx, worker, fig, concurrency, requests) {
     cpuUs,
     jwks: ctx.jwksServer.hits(worker.kind) - jwksBefore,
     sql: (await ctx.stack.stats()).sql - sqlBefore,
-  };
-}
-
-/** load() options of a figure; `offset` shifts the request index (distinct bodies and ids). */
-function loadOptions(fig, concurrency, requests, offset = 0) {
-  return {
-    concurrency,
-    requests,
-    maxMs: PLAN.maxRunMs,
-    method: fig.method ?? 'GET',
-    headers: typeof fig.headers === 'function' ? (i) => fig.headers(offset + i) : fig.headers,
-    path: typeof fig.path === 'function' ? (i) => fig.path(offset + i) : fig.path,
-    body: fig.body ? (i) => fig.body(offset + i) : undefined,
-    expectStatus: fig.expectStatus ?? 200,
   };
 }
 
@@ -227,7 +197,7 @@ function roundOrder(kinds, round) {
 async function measureGroup(ctx, group, concurrency) {
   for (const fig of group) {
     for (const kind of fig.kinds) {
-      const warm = await load(ctx.workers[kind].url, loadOptions(fig, concurrency, PLAN.warmup));
+      const warm = await load(ctx.workers[kind].url, loadOptions(fig, { concurrency, requests: PLAN.warmup, maxMs: PLAN.maxRunMs }));
       if (warm.errors) throw new Error(`${fig.label} on ${kind} fails during warm-up: ${warm.firstError}`);
     }
   }
@@ -450,13 +420,12 @@ async function main() {
   ctx.keys = await makeKeys();
   ctx.jwksServer = await startJwksServer(ctx.keys.jwks);
   onCleanup(() => ctx.jwksServer.close());
-  const phase = cleanups.length; // what is started from here on ends before the scale test
+  const phase = mark(); // what is started from here on ends before the scale test
   const mainDb = await startMainStack();
   ctx.stack = mainDb.stack;
   onCleanup(() => ctx.stack.close());
   Object.assign(ctx, await seed(ctx.stack));
-  ctx.tokens = await benchTokens(ctx.keys);
-  ctx.writerTokens = await writerTokens(ctx.keys);
+  Object.assign(ctx, await benchTokens(ctx.keys));
   ctx.workers = await startWorkers(ctx);
   log(`  ${Object.values(ctx.workers).map((w) => `${w.kind}: ${w.url} (workerd ${w.pid})`).join('; ')}`);
   await checkParity(ctx);

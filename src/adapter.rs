@@ -44,6 +44,7 @@ thread_local! {
     // isolate, so it is loaded and validated once: the CORS allowlist on the first
     // request, everything else on the first protected one. A fresh isolate's first
     // `/health` thus parses no URL and builds no client.
+    static STARTED: Cell<bool> = const { Cell::new(false) };
     static CORS_ALLOWLIST: OnceCell<Rc<[String]>> = const { OnceCell::new() };
     static STATE: OnceCell<Result<Rc<AppState>, ConfigError>> = const { OnceCell::new() };
     static UNLIMITED_LOGGED: Cell<bool> = const { Cell::new(false) };
@@ -64,7 +65,6 @@ fn lookup(env: &Env, name: &str) -> Option<(String, crate::config::Source)> {
 fn cors_allowlist(env: &Env) -> Rc<[String]> {
     CORS_ALLOWLIST.with(|cell| {
         cell.get_or_init(|| {
-            log_isolate_start();
             crate::config::cors_allowed_origins(|name| lookup(env, name))
                 .unwrap_or_default()
                 .into()
@@ -106,6 +106,9 @@ pub async fn handle(req: Request, env: Env, ctx: &Context) -> worker::Result<web
     // that makes a new one.
     let headers = req.headers();
     let origin = header(&headers, "origin");
+    if !STARTED.replace(true) {
+        log_isolate_start();
+    }
     let allowlist = cors_allowlist(&env);
     let mut timing = Timing::default();
 

@@ -56,12 +56,42 @@ impl Reply {
         self.headers.push((name, value.into()));
         self
     }
+
+    /// The first value of header `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The headers as one string, name and value on alternate lines, for `respond`.
+    /// `None` if a name or value holds a line break or NUL (the runtime refuses those
+    /// anyway): joined, it would shift the pairs and smuggle in a header of its own.
+    pub fn head_lines(&self) -> Option<String> {
+        let mut head = String::with_capacity(256);
+        for (name, value) in &self.headers {
+            if [name, value.as_str()]
+                .iter()
+                .any(|part| part.contains(['\n', '\r', '\0']))
+            {
+                return None;
+            }
+            if !head.is_empty() {
+                head.push('\n');
+            }
+            head.push_str(name);
+            head.push('\n');
+            head.push_str(value);
+        }
+        Some(head)
+    }
 }
 
 // One call into JavaScript per response instead of one per header plus the init
 // object's: the headers travel as one string, name and value on alternate lines.
 // Header names and values can hold no line break (the runtime refuses them), so the
-// pairs cannot shift; `into_response` checks that before joining.
+// pairs cannot shift; `head_lines` refuses them before joining.
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
 export function respond(status, head, body) {
@@ -85,22 +115,39 @@ extern "C" {
 #[cfg(target_arch = "wasm32")]
 impl Reply {
     pub fn into_response(self) -> Result<web_sys::Response, wasm_bindgen::JsValue> {
-        let mut head = String::with_capacity(256);
-        for (name, value) in &self.headers {
-            if [name, value.as_str()]
-                .iter()
-                .any(|part| part.contains(['\n', '\r', '\0']))
-            {
-                return Err("a header with a line break or NUL".into());
-            }
-            if !head.is_empty() {
-                head.push('\n');
-            }
-            head.push_str(name);
-            head.push('\n');
-            head.push_str(value);
-        }
+        let head = self
+            .head_lines()
+            .ok_or("a header with a line break or NUL")?;
         let body = (!self.body.is_empty()).then_some(self.body.as_slice());
         respond(self.status, &head, body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_travel_as_alternate_lines() {
+        let reply = Reply::empty(204)
+            .with_header("etag", "\"3\"")
+            .with_header("x-empty", "")
+            .with_header("location", "/api/tasks/3");
+        assert_eq!(
+            reply.head_lines().as_deref(),
+            Some("etag\n\"3\"\nx-empty\n\nlocation\n/api/tasks/3")
+        );
+        assert_eq!(Reply::empty(204).head_lines().as_deref(), Some(""));
+        assert_eq!(reply.header("location"), Some("/api/tasks/3"));
+        assert_eq!(reply.header("vary"), None);
+    }
+
+    #[test]
+    fn a_line_break_or_nul_in_a_header_is_refused_not_joined() {
+        // Joined, "a\nset-cookie\nx" would become a header of its own.
+        for bad in ["/api/u\nset-cookie\nx/tasks/1", "a\rb", "a\0b"] {
+            let reply = Reply::empty(201).with_header("location", bad);
+            assert_eq!(reply.head_lines(), None, "{bad:?}");
+        }
     }
 }

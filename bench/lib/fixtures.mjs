@@ -51,14 +51,32 @@ export function bindingsFor(ctx, stack, jwksName) {
   };
 }
 
-/** A token for the bench user per algorithm (`ctx.tokens`). */
+/**
+ * The figures' tokens: `tokens`, one for the bench user per algorithm, and
+ * `writerTokens`, EdDSA tokens for the `WRITERS` users who create tasks.
+ */
 export async function benchTokens(keys) {
-  return Object.fromEntries(await Promise.all(ALGORITHMS.map(async (alg) => [alg, await mintToken(keys, alg, BENCH_USER)])));
+  const tokens = Object.fromEntries(await Promise.all(ALGORITHMS.map(async (alg) => [alg, await mintToken(keys, alg, BENCH_USER)])));
+  const writerTokens = await Promise.all(Array.from({ length: WRITERS }, (_, n) => mintToken(keys, 'EdDSA', `bench-writer-${n}`)));
+  return { tokens, writerTokens };
 }
 
-/** EdDSA tokens for the users who create tasks (`ctx.writerTokens`), `WRITERS` of them. */
-export async function writerTokens(keys) {
-  return Promise.all(Array.from({ length: WRITERS }, (_, n) => mintToken(keys, 'EdDSA', `bench-writer-${n}`)));
+/**
+ * load() options for `requests` requests of a figure; `offset` shifts the request
+ * index, so consecutive runs send distinct bodies and change different tasks.
+ */
+export function loadOptions(fig, { concurrency = 1, requests, offset = 0, maxMs }) {
+  const at = (value) => (typeof value === 'function' ? (i) => value(offset + i) : value);
+  return {
+    concurrency,
+    requests,
+    maxMs,
+    method: fig.method ?? 'GET',
+    headers: at(fig.headers),
+    path: at(fig.path),
+    body: at(fig.body),
+    expectStatus: fig.expectStatus ?? 200,
+  };
 }
 
 /**

@@ -19,22 +19,17 @@ use wasm_bindgen::prelude::wasm_bindgen;
 // from JavaScript it costs no crossing into wasm and no copy of its own — `fetch`
 // builds a new Request from its arguments anyway, so the init's `redirect` rides on
 // that one construction (the request's body, headers and abort signal come along).
-// Anything else (a URL and an init) is built into a Request only to look at its
-// headers, so a connection string passed in an init is caught as well; unguarded, it
-// goes on exactly as it came.
+// reqwest always passes a `Request`; anything else goes on exactly as it came.
 #[wasm_bindgen(inline_js = r#"
 export function installRedirectGuard(header) {
   const original = globalThis.fetch;
   if (typeof original !== 'function') return false;
   const manual = { redirect: 'manual' };
   globalThis.fetch = function fetch(input, init) {
-    if (input instanceof Request && init === undefined) {
-      return original.call(globalThis, input, input.headers.has(header) ? manual : undefined);
+    if (input instanceof Request && input.headers.has(header)) {
+      return original.call(globalThis, input, init === undefined ? manual : { ...init, ...manual });
     }
-    const request = new Request(input, init);
-    return request.headers.has(header)
-      ? original.call(globalThis, request, manual)
-      : original.call(globalThis, input, init);
+    return original.call(globalThis, input, init);
   };
   return true;
 }

@@ -343,14 +343,6 @@ mod tests {
         parse_single(body.as_bytes()).unwrap()
     }
 
-    fn header<'r>(reply: &'r Reply, name: &str) -> Option<&'r str> {
-        reply
-            .headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
     #[test]
     fn a_path_naming_another_user_is_forbidden_before_anything_else() {
         for op in [TaskOp::List, TaskOp::Get, TaskOp::Create, TaskOp::Delete] {
@@ -537,14 +529,14 @@ mod tests {
     fn a_read_carries_its_etag_and_a_matching_if_none_match_is_a_304() {
         let ok = finish(Then::Read(None), Ok(rows(&[(7, "t")]))).unwrap();
         assert_eq!(ok.status, 200);
-        assert_eq!(header(&ok, "etag"), Some("\"1\""));
-        assert_eq!(header(&ok, "cache-control"), Some("private, no-cache"));
+        assert_eq!(ok.header("etag"), Some("\"1\""));
+        assert_eq!(ok.header("cache-control"), Some("private, no-cache"));
         let current = conditional::if_none_match(Some(r#"W/"1""#)).unwrap();
         let cached = finish(Then::Read(current), Ok(rows(&[(7, "t")]))).unwrap();
         assert_eq!(cached.status, 304);
         assert!(cached.body.is_empty());
-        assert_eq!(header(&cached, "etag"), Some("\"1\""));
-        assert_eq!(header(&cached, "cache-control"), Some("private, no-cache"));
+        assert_eq!(cached.header("etag"), Some("\"1\""));
+        assert_eq!(cached.header("cache-control"), Some("private, no-cache"));
         let stale = conditional::if_none_match(Some(r#""2""#)).unwrap();
         assert_eq!(
             finish(Then::Read(stale), Ok(rows(&[(7, "t")])))
@@ -565,7 +557,7 @@ mod tests {
             Ok(outcome("changed", Some((7, "t", 5)), None)),
         )
         .unwrap();
-        assert_eq!((done.status, header(&done, "etag")), (200, Some("\"5\"")));
+        assert_eq!((done.status, done.header("etag")), (200, Some("\"5\"")));
         let stale = finish(
             Then::Written,
             Ok(outcome("precondition_failed", None, Some(6))),
@@ -595,8 +587,8 @@ mod tests {
             )
             .unwrap();
             assert_eq!(reply.status, 201);
-            assert_eq!(header(&reply, "location"), Some("/api/tasks/42"));
-            assert_eq!(header(&reply, "etag"), Some("\"1\""));
+            assert_eq!(reply.header("location"), Some("/api/tasks/42"));
+            assert_eq!(reply.header("etag"), Some("\"1\""));
             let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
             assert_eq!(body["id"], 42);
             assert_eq!(body["version"], 1);
@@ -645,11 +637,11 @@ mod tests {
         let items: Vec<serde_json::Value> = serde_json::from_slice(&full.body).unwrap();
         assert_eq!(items.len(), 2, "the extra row is not shown");
         assert_eq!(items[0]["version"], 1, "list items carry their version");
-        let link = header(&full, "link").unwrap();
+        let link = full.header("link").unwrap();
         assert!(link.starts_with("</api/u/tasks?sort=created_at&order=desc&limit=2&cursor="));
         assert!(link.ends_with(">; rel=\"next\""));
-        assert_eq!(header(&page(2), "link"), None);
-        assert_eq!(header(&page(0), "link"), None);
+        assert_eq!(page(2).header("link"), None);
+        assert_eq!(page(0).header("link"), None);
     }
 
     #[test]
